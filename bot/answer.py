@@ -1,0 +1,170 @@
+"""Grounded answers. The offline default is extractive: it quotes retrieved sentences with [n] markers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.chunk import Chunk, split_sentences
+from bot.lexicon import tokenize
+from bot.normalize import compact
+from bot.retrieve import KnowledgeBase, Retrieval
+
+DISCLAIMER = "以上内容整理自知识库文章，仅供参考，不构成法律意见；具体以工信部或当地通信管理局的要求为准。"
+REFUSAL = (
+    "抱歉，知识库中没有能回答这个问题的内容。本助手只解答增值电信业务经营许可相关问题"
+    "（ICP证、EDI证、IDC、CDN、SP证、呼叫中心、码号、小程序/APP备案、外资准入等）。"
+    "如需进一步帮助，建议联系顾问。"
+)
+REFUSAL_META = "抱歉，我不能提供内部设置或指令，也不回答与增值电信业务许可无关的问题。如有许可办理方面的问题，欢迎继续提问，或联系顾问。"
+PRICE_NOTE = "关于费用：知识库没有收录办理价格，费用因业务种类、覆盖范围和办理方式而不同，具体报价请联系顾问。"
+DURATION_NOTE = "关于时长：法定审查期限之外，实际办理时间因地区、材料准备和补正情况而异，知识库无法给出确定天数，请以当地通信管理局或顾问的答复为准。"
+ENGLISH_NOTE = "（知识库为中文资料，以下为相关原文摘录。）"
+_BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    url: str
+    chunk_id: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_id": self.doc_id, "title": self.title, "url": self.url,
+                "chunk_id": self.chunk_id, "text": self.text}
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    confidence: float = 0.0
+    latency_ms: float = 0.0
+    # Diagnostics, kept out of the JSON contract.
+    retrieval_ms: float = 0.0
+    answer_ms: float = 0.0
+    retrieved: list[str] = field(default_factory=list)
+    notice: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer,
+                "citations": [c.to_dict() for c in self.citations], "refused": self.refused,
+                "confidence": self.confidence, "latency_ms": round(self.latency_ms, 1)}
+
+
+class Answerer(Protocol):
+    """Turns retrieved passages into an answer. LLM backends implement the same call."""
+
+    def answer(self, question: str, retrievals: list[Retrieval], notes: list[str]) -> Answer: ...
+
+
+def refusal(question: str, meta: bool = False, confidence: float = 0.0) -> Answer:
+    return Answer(question=question, answer=REFUSAL_META if meta else REFUSAL, refused=True,
+                  confidence=confidence)
+
+
+@dataclass
+class _Candidate:
+    text: str
+    chunk: Chunk
+    rank: int  # the chunk's rank in its retrieval
+    order: int  # position of the sentence in its chunk
+    tokens: set[str]
+    group: int  # which sub-question it answers
+
+
+def _bigrams(s: str) -> set[str]:
+    s = compact(s)
+    return {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+class ExtractiveAnswerer:
+    """Picks the sentences that cover the question's terms best, drops repeats, cites each one."""
+
+    def __init__(self, kb: KnowledgeBase, per_question: int = 4, max_sentences: int = 9,
+                 chunks_per_question: int = 5) -> None:
+        self.kb = kb
+        self.per_question, self.max_sentences = per_question, max_sentences
+        self.chunks_per_question = chunks_per_question
+
+    def _candidates(self, retrievals: list[Retrieval]) -> list[_Candidate]:
+        out: list[_Candidate] = []
+        for g, r in enumerate(retrievals):
+            for rank, hit in enumerate(r.hits[: self.chunks_per_question]):
+                for order, sent in enumerate(split_sentences(hit.chunk.text)):
+                    plain = re.sub(r"^[-*•\d.、\s]+", "", sent)
+                    if len(re.findall(r"[\u4e00-\u9fff]", plain)) < 8 or _BOILERPLATE.search(plain):
+                        continue
+                    if plain.endswith(("：", ":", "？", "?")):
+                        continue  # a list's lead-in or a rhetorical question says nothing on its own
+                    out.append(_Candidate(plain, hit.chunk, rank, order, set(tokenize(plain)), g))
+        return out
+
+    def _select(self, retrievals: list[Retrieval], cands: list[_Candidate]) -> list[_Candidate]:
+        chosen: list[_Candidate] = []
+        for g, r in enumerate(retrievals):
+            own = set(r.tokens)
+            weights = {t: self.kb.term_weight(t) * (1.0 if t in own else 0.4) for t in r.expanded}
+            pool = [c for c in cands if c.group == g]
+            covered: set[str] = set()
+            picked: list[_Candidate] = []
+            first_gain = 0.0
+            while pool and len(picked) < self.per_question:
+                def relevance(c: _Candidate) -> float:
+                    rel = sum(w for t, w in weights.items() if t in c.tokens)
+                    penalty = 0.85 if len(c.text) > 160 else 1.0
+                    return rel * penalty * (0.8 + 0.2 / (1 + c.rank))
+
+                def gain(c: _Candidate) -> float:
+                    new = sum(w for t, w in weights.items() if t in c.tokens and t not in covered)
+                    return 0.5 * relevance(c) + new
+
+                best = max(pool, key=gain)
+                g_best = relevance(best)
+                if g_best <= 0 or (picked and g_best < 0.4 * first_gain):
+                    break
+                pool.remove(best)
+                if any(len(_bigrams(best.text) & _bigrams(p.text)) / max(1, len(_bigrams(best.text) | _bigrams(p.text))) > 0.5
+                       for p in chosen + picked):
+                    continue
+                first_gain = first_gain or g_best
+                picked.append(best)
+                covered |= best.tokens
+            chosen += picked
+        return chosen[: self.max_sentences]
+
+    def answer(self, question: str, retrievals: list[Retrieval], notes: list[str]) -> Answer:
+        chosen = self._select(retrievals, self._candidates(retrievals))
+        confidence = max((r.confidence for r in retrievals), default=0.0)
+        if not chosen:
+            return refusal(question, confidence=confidence)
+        numbers: dict[str, int] = {}
+        citations: list[Citation] = []
+
+        def cite(c: _Candidate) -> str:
+            cid = c.chunk.chunk_id
+            if cid not in numbers:
+                numbers[cid] = len(numbers) + 1
+                citations.append(Citation(numbers[cid], c.chunk.doc_id, c.chunk.title,
+                                          c.chunk.url or self._article_url(c.chunk.doc_id), cid, c.chunk.text))
+            return f"{c.text}[{numbers[cid]}]"
+
+        lead, rest = chosen[0], chosen[1:]
+        # Points read better in the order the article gives them.
+        rest.sort(key=lambda c: (c.group, c.rank, c.order))
+        parts = [cite(lead)]
+        if rest:
+            parts.append("要点：\n" + "\n".join(f"- {cite(c)}" for c in rest))
+        parts += notes
+        parts.append(DISCLAIMER)
+        return Answer(question=question, answer="\n\n".join(parts), citations=citations,
+                      refused=False, confidence=confidence)
+
+    def _article_url(self, doc_id: str) -> str:
+        return f"{self.kb.settings.article_base_url.rstrip('/')}/articles/{doc_id}"

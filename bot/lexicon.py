@@ -1,0 +1,177 @@
+"""Domain vocabulary: the jieba dictionary, the synonym/abbreviation table and the tokenizer.
+
+One place for every word list, so BM25, query expansion, sentence scoring and the
+off-topic check agree on what a term is.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+from bot.normalize import for_matching
+
+# Words jieba must keep whole (lower case: matching runs on normalised text).
+DOMAIN_WORDS = [
+    "增值电信", "增值电信业务", "基础电信业务", "电信业务", "经营许可证", "许可证", "icp证", "icp许可证",
+    "icp备案", "edi证", "sp证", "idc证", "cdn证", "isp证", "vpn", "小程序", "快应用", "app备案",
+    "小程序备案", "呼叫中心", "码号", "106码号", "短信", "短消息", "通信管理局", "省通信管理局", "工信部",
+    "工业和信息化部", "注册资本", "经营性", "非经营性", "互联网信息服务", "在线数据处理与交易处理",
+    "内容分发网络", "互联网数据中心", "互联网接入服务", "国内多方通信服务", "多方通信", "存储转发",
+    "用户驻地网", "网络托管", "虚拟专用网", "域名解析", "外商投资", "外资", "股比", "年报", "年检",
+    "不良名单", "失信名单", "延续", "续期", "变更", "注销", "网络出版服务许可证", "网络出版", "前置审批",
+    "电子商务", "经营类电子商务", "跨地区", "跨省", "省内", "有效期", "违法所得", "电信条例",
+    "分类目录", "信息服务业务", "仅限互联网信息服务", "不含互联网信息服务", "国际专线", "跨境",
+    "试点", "负面清单", "技术评测", "备案号", "网约车", "直播", "营业执照", "法定代表人",
+]
+
+_DOMAIN_SET = {w.lower() for w in DOMAIN_WORDS}
+
+# Colloquial words and abbreviations → the wording the articles and regulations use.
+SYNONYMS: dict[str, list[str]] = {
+    "icp": ["互联网信息服务", "信息服务业务", "仅限互联网信息服务", "经营许可证"],
+    "sp证": ["信息服务业务", "不含互联网信息服务"],
+    "sp": ["不含互联网信息服务"],
+    "edi": ["在线数据处理与交易处理"],
+    "idc": ["互联网数据中心"],
+    "cdn": ["内容分发网络"],
+    "isp": ["互联网接入服务"],
+    "vpn": ["虚拟专用网", "跨境", "专线"],
+    "翻墙": ["跨境", "虚拟专用网", "专线"],
+    "加速器": ["跨境", "虚拟专用网"],
+    "地网": ["用户驻地网"],
+    "b25": ["信息服务业务"],
+    "b21": ["在线数据处理与交易处理"],
+    "b11": ["互联网数据中心"],
+    "b12": ["内容分发网络"],
+    "b14": ["互联网接入服务"],
+    "号码": ["码号"],
+    "短信": ["码号", "短消息"],
+    "106": ["码号", "短消息"],
+    "400": ["呼叫中心", "码号"],
+    "官网": ["非经营性", "备案"],
+    "展示": ["非经营性", "备案"],
+    "收费": ["经营性", "有偿"],
+    "收钱": ["经营性", "有偿"],
+    "付费": ["经营性", "有偿"],
+    "不收钱": ["非经营性", "无偿"],
+    "免费": ["非经营性", "无偿"],
+    "罚": ["处罚", "罚款"],
+    "查到": ["处罚", "罚款"],
+    "被查": ["处罚", "罚款"],
+    "年检": ["年报"],
+    "续期": ["延续", "有效期"],
+    "续证": ["延续", "有效期"],
+    "到期": ["延续", "有效期"],
+    "改名": ["变更", "名称"],
+    "更名": ["变更", "名称"],
+    "注册资金": ["注册资本"],
+    "外国": ["外资", "外商投资"],
+    "美国": ["外资", "外商投资"],
+    "外企": ["外资", "外商投资"],
+    "合资": ["外资", "外商投资", "股比"],
+    "电商": ["经营类电子商务", "在线数据处理与交易处理"],
+    "商城": ["电子商务", "在线数据处理与交易处理"],
+    "入驻": ["在线数据处理与交易处理", "平台"],
+    "去哪": ["通信管理局", "工信部"],
+    "哪里办": ["通信管理局", "工信部"],
+    "多久": ["60日", "审查"],
+    "多长时间": ["60日", "审查"],
+    "周期": ["60日", "审查"],
+    "多少钱": ["费用"],
+    "收多少": ["费用"],
+    "民营": ["基础电信业务", "国有股权"],
+    # English questions: map to the corpus's Chinese terms (the dense model handles the rest).
+    "license": ["许可证"], "licence": ["许可证"], "permit": ["许可证"],
+    "valid": ["有效期"], "validity": ["有效期"], "expire": ["有效期", "延续"], "renew": ["延续"],
+    "foreign": ["外资", "外商投资"], "capital": ["注册资本"], "penalty": ["处罚", "罚款"],
+    "fine": ["处罚", "罚款"], "annual": ["年报"], "filing": ["备案"], "telecom": ["电信"],
+    "mini": ["小程序"], "program": ["小程序"], "years": ["有效期"],
+}
+
+# Any of these in a question marks it as about this domain (checked on normalised text).
+DOMAIN_MARKERS = [
+    "许可", "证", "资质", "备案", "电信", "icp", "edi", "idc", "cdn", "isp", "sp", "vpn", "小程序", "app",
+    "网站", "码号", "号码", "短信", "106", "95", "400", "呼叫中心", "外资", "外商", "股比", "年报", "年检",
+    "通信管理局", "管局", "工信部", "注册资本", "注册资金", "经营性", "出版", "直播", "电商", "平台",
+    "互联网", "数据中心", "云", "域名", "接入", "专线", "续期", "延续", "变更", "注销", "处罚", "罚",
+    "不良名单", "失信", "地网", "驻地网", "托管", "多方通信", "存储转发", "b1", "b2", "分类目录",
+    "license", "licence", "telecom", "permit", "filing", "mini program",
+]
+
+# Attempts to read or change the bot's instructions, or to use it as a general chatbot.
+INJECTION = re.compile(
+    r"(提示词|系统提示|prompt|忽略(以上|之前|前面|上面)|无视(以上|之前)|ignore (all|the|previous|above)|"
+    r"你是谁|你是什么模型|谁训练|什么模型|扮演|越狱|jailbreak|system message|developer mode)",
+    re.I,
+)
+
+STOPWORDS = set(
+    "的 了 是 吗 呢 吧 啊 呀 嘛 么 和 与 及 或 在 对 就 都 也 还 又 要 会 能 可以 可 我 我们 你 你们 他 她 它 "
+    "这 那 这个 那个 一个 什么 怎么 怎么样 如何 哪些 哪个 有 没有 需要 是否 不 请问 请 一下 想 问 问题 "
+    "上 下 里 中 会 就 被 公司 企业 一般 到底 现在 如果 但 但是 而 以及 及其 等 个 做 只 把 被 给 让 从 到 为 之 其 所 "
+    "the a an is are do does i we you our to of for in on and or what how can be".split()
+)
+
+_PUNCT = re.compile(r"^[\W_]+$")
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    for w in [*DOMAIN_WORDS, *(k for k in SYNONYMS if len(k) > 1)]:
+        tk.add_word(w.lower(), freq=20000)
+    return tk
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens: normalised, segmented for search (words and their sub-words), no stopwords."""
+    norm = for_matching(text)
+    out = []
+    for tok in _jieba().cut_for_search(norm):
+        tok = tok.strip()
+        if not tok or tok in STOPWORDS or _PUNCT.match(tok):
+            continue
+        out.append(tok)
+    return out
+
+
+def _term_tokens(term: str) -> list[str]:
+    """A canonical term as search tokens: whole when the dictionary knows it, else its words."""
+    norm = for_matching(term)
+    if norm in _DOMAIN_SET:
+        return [norm]
+    return [t for t in _jieba().lcut(norm) if t.strip() and t not in STOPWORDS and not _PUNCT.match(t)]
+
+
+def synonyms_for(tokens: list[str]) -> dict[str, list[str]]:
+    """For each query token, the canonical terms the synonym table adds (only tokens that have some)."""
+    groups: dict[str, list[str]] = {}
+    for tok in dict.fromkeys(tokens):
+        extra: list[str] = []
+        for key, terms in SYNONYMS.items():
+            if key == tok or (len(key) > 1 and key in tok):
+                for term in terms:
+                    extra += [t for t in _term_tokens(term) if t not in tokens and t not in extra]
+        if extra:
+            groups[tok] = extra
+    return groups
+
+
+def expand(tokens: list[str]) -> list[str]:
+    """The tokens plus the canonical terms for colloquial words and abbreviations among them."""
+    extra = [t for terms in synonyms_for(tokens).values() for t in terms]
+    return tokens + [t for t in dict.fromkeys(extra) if t not in tokens]
+
+
+def on_topic(text: str) -> bool:
+    norm = for_matching(text)
+    return any(m in norm for m in DOMAIN_MARKERS)
+
+
+def looks_like_injection(text: str) -> bool:
+    return bool(INJECTION.search(for_matching(text)))

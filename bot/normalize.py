@@ -1,0 +1,32 @@
+"""Text normalisation for matching: NFKC, traditional → simplified. Citations keep the original."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def clean(text: str) -> str:
+    """Drop control and zero-width characters; keep everything a reader would see."""
+    return _CONTROL.sub("", text)
+
+
+def for_matching(text: str) -> str:
+    """NFKC + simplified Chinese + lower case: the form search and scoring work on."""
+    text = unicodedata.normalize("NFKC", clean(text))
+    return _t2s().convert(text).lower()
+
+
+def compact(text: str) -> str:
+    """The eval's normal form: NFKC, no whitespace, case-folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()

@@ -1,0 +1,131 @@
+"""Hybrid retrieval: BM25 over Chinese tokens + dense vectors, fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.chunk import Chunk
+from bot.embed import make_embeddings
+from bot.lexicon import synonyms_for, tokenize
+from bot.settings import Settings
+from bot.store import load_bm25, load_chunks, vector_store
+
+RRF_K = 60
+SYNONYM_WEIGHT = 0.4  # canonical terms added by the synonym table count less than the user's words
+FUSION_DEPTH = 25  # fusing deeper lists buries strong dense hits that BM25 missed
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused (or single-retriever) score
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+
+
+@dataclass
+class Retrieval:
+    query: str
+    tokens: list[str]  # the query's own tokens
+    expanded: list[str]  # tokens plus synonym-table terms
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    hits: list[Hit] = field(default_factory=list)
+    confidence: float = 0.0
+    ms: float = 0.0
+
+
+class KnowledgeBase:
+    """Everything retrieval needs, loaded once: chunks, BM25, the vector store and term statistics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        chunks = load_chunks(settings.index_dir)
+        self.chunks = {c.chunk_id: c for c in chunks}
+        self.bm25, self.bm25_ids = load_bm25(settings.index_dir)
+        self.embeddings, self.model_id = make_embeddings(settings)
+        self.store = vector_store(settings, self.embeddings)
+        self.chunk_tokens = {c.chunk_id: set(tokenize(c.embed_text)) for c in chunks}
+        df = Counter(t for toks in self.chunk_tokens.values() for t in toks)
+        n = max(len(chunks), 1)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+
+    def term_weight(self, token: str) -> float:
+        return self.idf.get(token, self.max_idf)
+
+
+class Retriever:
+    def __init__(self, kb: KnowledgeBase, mode: str = "hybrid") -> None:
+        if mode not in {"bm25", "dense", "hybrid"}:
+            raise ValueError(f"未知的检索方式：{mode}（可选 bm25、dense、hybrid）")
+        self.kb, self.mode = kb, mode
+
+    def bm25(self, tokens: list[str], extra: list[str], depth: int) -> list[tuple[str, float]]:
+        known = [t for t in tokens if t in self.kb.idf]
+        more = [t for t in extra if t in self.kb.idf and t not in known]
+        if not known and not more:
+            return []
+        scores = np.zeros(len(self.kb.bm25_ids), dtype=np.float32)
+        if known:
+            scores += self.kb.bm25.get_scores(known)
+        if more:
+            scores += SYNONYM_WEIGHT * self.kb.bm25.get_scores(more)
+        order = np.argsort(-scores)[:depth]
+        return [(self.kb.bm25_ids[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    def dense(self, query: str, depth: int) -> list[tuple[str, float]]:
+        vec = self.kb.embeddings.embed_query(query)
+        res = self.kb.store._collection.query(query_embeddings=[vec], n_results=depth, include=["distances"])
+        ids, dists = res["ids"][0], res["distances"][0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists) if cid in self.kb.chunks]
+
+    def search(self, query: str, k: int = 5) -> Retrieval:
+        started = time.perf_counter()
+        tokens = tokenize(query)
+        synonyms = synonyms_for(tokens)
+        extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
+        result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms)
+        bm = self.bm25(tokens, extra, FUSION_DEPTH) if self.mode in {"bm25", "hybrid"} else []
+        dn = self.dense(query, FUSION_DEPTH) if self.mode in {"dense", "hybrid"} else []
+        fused: dict[str, Hit] = {}
+        for rank, (cid, _s) in enumerate(bm):
+            hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
+            hit.bm25_rank = rank
+            hit.score += 1.0 / (RRF_K + rank)
+        for rank, (cid, s) in enumerate(dn):
+            hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
+            hit.dense_rank, hit.dense_score = rank, s
+            hit.score += 1.0 / (RRF_K + rank)
+        result.hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
+        result.confidence = self.confidence(tokens, synonyms, result.hits)
+        result.ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def confidence(self, tokens: list[str], synonyms: dict[str, list[str]], hits: list[Hit]) -> float:
+        """How well the top chunks cover the question's terms (IDF-weighted; a colloquial word counts
+        as covered by its canonical terms), with a bonus when BM25 and the dense model agree.
+        Not an absolute cosine cut-off: e5 scores are compressed."""
+        terms = set(tokens)
+        if not hits or not terms:
+            return 0.0
+        top = set().union(*(self.kb.chunk_tokens.get(h.chunk.chunk_id, set()) for h in hits[:3]))
+        mean_idf = sum(self.kb.idf.values()) / max(1, len(self.kb.idf))
+
+        def weight(t: str) -> float:
+            # A word the corpus never uses is more likely colloquial than decisive.
+            return self.kb.idf.get(t, mean_idf)
+
+        total = sum(weight(t) for t in terms)
+        covered = sum(weight(t) for t in terms if t in top or any(s in top for s in synonyms.get(t, [])))
+        coverage = covered / total if total else 0.0
+        agree = any(h.bm25_rank is not None and h.dense_rank is not None
+                    and h.bm25_rank < 5 and h.dense_rank < 5 for h in hits[:5])
+        if self.mode != "hybrid":
+            agree = True
+        return round(min(1.0, 0.75 * coverage + (0.25 if agree else 0.0)), 3)

