@@ -128,6 +128,71 @@ def _ask_jsonl(bot, path: Path) -> None:
                 _print_json({"question": question, "error": f"处理失败：{type(exc).__name__}"})
 
 
+@app.command("eval")
+def eval_cmd(
+    ctx: typer.Context,
+    qa: Annotated[Path, typer.Option("--qa", help="JSONL 问题集（格式同 shared/eval/dev.jsonl）")],
+    retriever: Annotated[Optional[str], typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="在标准输出打印一个 JSON 对象")] = False,
+    report: Annotated[Optional[Path], typer.Option("--report", help="三种检索方式都跑一遍，把 Markdown 和 JSON 报告写到此目录")] = None,
+):
+    """Score answers: recall@5, fact coverage, citation support, refusals, latency."""
+    from bot.chat import Bot
+    from bot.evaluate import evaluate, load_questions, markdown_report
+
+    try:
+        questions = load_questions(qa)
+    except (OSError, ValueError) as exc:
+        err(f"无法读取问题集：{exc}", err=True)
+        raise typer.Exit(2)
+    settings = _settings(ctx)
+    modes = ["bm25", "dense", "hybrid"] if report else [retriever or settings.retriever]
+    bot = Bot(settings, retriever=modes[0])
+    results = []
+    for mode in modes:
+        from bot.retrieve import Retriever
+
+        bot.retriever = Retriever(bot.kb, mode)
+        results.append(evaluate(bot, questions, mode))
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        stem = qa.stem
+        command = "bot eval --qa " + str(qa) + " --report " + str(report)
+        (report / f"eval-{stem}.md").write_text(markdown_report(results, str(qa), command) + "\n", "utf-8")
+        summary = {r["retriever"]: {k: v for k, v in r.items() if k != "questions"} for r in results}
+        (report / f"eval-{stem}.json").write_text(
+            json.dumps({"command": command, "summary": summary, "runs": results}, ensure_ascii=False, indent=1), "utf-8")
+        err(f"报告已写入 {report}/eval-{stem}.md 和 .json", err=True)
+    final = results[-1]
+    if as_json:
+        _print_json(final)
+        return
+    _print_eval(results)
+
+
+def _print_eval(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for res in results:
+        table = Table(title=f"逐题结果（{res['retriever']}）", show_lines=False)
+        for col in ("id", "主题", "拒答", "召回@5", "缺少的要点", "无引用支撑", "耗时ms"):
+            table.add_column(col)
+        for q in res["questions"]:
+            table.add_row(q["id"], q["topic"], "是" if q["refused"] else "", "✓" if q["recall_hit"] else "✗",
+                          " ".join(q["missing"]), " ".join(q["unsupported"]), f"{q['latency_ms']:.0f}")
+        console.print(table)
+    summary = Table(title="汇总")
+    summary.add_column("指标")
+    for res in results:
+        summary.add_column(res["retriever"])
+    for key in ("recall_at_5", "fact_coverage", "citation_support", "refusal_accuracy", "false_refusals",
+                "latency_p50_ms", "latency_p95_ms"):
+        summary.add_row(key, *[str(r[key]) for r in results])
+    console.print(summary)
+
+
 def main() -> None:
     app()
 

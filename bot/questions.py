@@ -41,11 +41,27 @@ def split_questions(text: str) -> list[str]:
                 s = s.strip(" \n，,。；;：:")
                 if s and not _JOINERS.fullmatch(s):
                     pieces.append(s)
-    questions = [p for p in pieces if _is_question(p)]
+    questions = [q for p in pieces for q in _split_clauses(p) if _is_question(q)]
     if len(questions) <= 1:
         return [text.strip()]
     # "另外最快多久能拿证？" asks about the subject named earlier in the message.
     return [standalone(q, questions[:i], always=True) if i else q for i, q in enumerate(questions)]
+
+
+def _split_clauses(piece: str) -> list[str]:
+    """"需要办什么资质，大概多久能批下来？" asks two things: split on commas when several clauses ask.
+    Background clauses stay with the first question they precede."""
+    clauses = [c for c in re.split(r"[，,]", piece) if c.strip()]
+    asking = [i for i, c in enumerate(clauses) if _is_question(c)]
+    if len(asking) < 2:
+        return [piece]
+    out, start = [], 0
+    for i in asking:
+        out.append("，".join(clauses[start : i + 1]))
+        start = i + 1
+    if start < len(clauses):
+        out[-1] += "，" + "，".join(clauses[start:])
+    return out
 
 
 def _is_question(s: str) -> bool:
@@ -57,7 +73,7 @@ def _is_question(s: str) -> bool:
 # Subjects a follow-up may leave out: licence types, business forms, regions.
 _SUBJECTS = re.compile(
     r"(ICP证|ICP许可证|ICP备案|EDI证|SP证|IDC|CDN|ISP|VPN|呼叫中心|码号|106|小程序|APP|App|网站|"
-    r"增值电信业务经营许可证|增值电信许可证|增值电信|外资|年报|变更|延续|续期|注销|"
+    r"增值电信业务经营许可证|增值电信许可证|增值电信|资质|许可证|外资|年报|变更|延续|续期|注销|"
     r"在线数据处理与交易处理|信息服务业务|互联网数据中心|内容分发网络|多方通信|用户驻地网|网络托管)",
     re.I,
 )
@@ -91,7 +107,7 @@ def standalone(question: str, turns: list[str] | None, always: bool = False) -> 
         return question
     q = re.sub(r"^(那|那么)\s*", "", question.strip())
     q = re.sub(r"[它其]", carried[0], q, count=1)
-    return q if carried[0] in q else f"{'、'.join(carried)}：{q}"
+    return q if carried[0] in q else f"{'、'.join(carried[:3])}：{q}"
 
 
 def asks_price(text: str) -> bool:

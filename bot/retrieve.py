@@ -123,9 +123,11 @@ class Retriever:
 
         total = sum(weight(t) for t in terms)
         covered = sum(weight(t) for t in terms if t in top or any(s in top for s in synonyms.get(t, [])))
-        coverage = covered / total if total else 0.0
+        # Saturate: a long pasted message is well served once about three solid terms are matched,
+        # however much background it carries.
+        coverage = covered / min(total, 3 * mean_idf) if total else 0.0
         agree = any(h.bm25_rank is not None and h.dense_rank is not None
                     and h.bm25_rank < 5 and h.dense_rank < 5 for h in hits[:5])
         if self.mode != "hybrid":
             agree = True
-        return round(min(1.0, 0.75 * coverage + (0.25 if agree else 0.0)), 3)
+        return round(min(1.0, 0.75 * min(1.0, coverage) + (0.25 if agree else 0.0)), 3)
