@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from bot.chunk import Chunk, split_sentences
 from bot.lexicon import tokenize
 from bot.normalize import compact
@@ -22,6 +24,11 @@ PRICE_NOTE = "关于费用：知识库没有收录办理价格，费用因业务
 DURATION_NOTE = "关于时长：法定审查期限之外，实际办理时间因地区、材料准备和补正情况而异，知识库无法给出确定天数，请以当地通信管理局或顾问的答复为准。"
 ENGLISH_NOTE = "（知识库为中文资料，以下为相关原文摘录。）"
 _BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
+
+
+def article_url(settings, doc_id: str) -> str:
+    """Where a citation links when the article has no source URL: the web app's article page."""
+    return f"{settings.article_base_url.rstrip('/')}/articles/{doc_id}"
 
 
 @dataclass
@@ -87,11 +94,13 @@ def _bigrams(s: str) -> set[str]:
 class ExtractiveAnswerer:
     """Picks the sentences that cover the question's terms best, drops repeats, cites each one."""
 
-    def __init__(self, kb: KnowledgeBase, per_question: int = 4, max_sentences: int = 9,
-                 chunks_per_question: int = 5) -> None:
+    def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 10,
+                 chunks_per_question: int = 5, cutoff: float = 0.35, lex_share: float = 0.45) -> None:
         self.kb = kb
         self.per_question, self.max_sentences = per_question, max_sentences
         self.chunks_per_question = chunks_per_question
+        self.cutoff = cutoff  # stop once a sentence scores below this share of the best one
+        self.lex_share = lex_share  # term overlap vs embedding similarity in a sentence's score
 
     def _candidates(self, retrievals: list[Retrieval]) -> list[_Candidate]:
         out: list[_Candidate] = []
@@ -107,33 +116,46 @@ class ExtractiveAnswerer:
         return out
 
     def _select(self, retrievals: list[Retrieval], cands: list[_Candidate]) -> list[_Candidate]:
+        """Per sub-question, greedily pick sentences that are relevant (term overlap and embedding
+        similarity, each normalised within the candidates) and add terms not yet covered."""
+        vectors = self.kb.sentence_vectors([c.text for c in cands]) if cands else {}
         chosen: list[_Candidate] = []
         for g, r in enumerate(retrievals):
-            own = set(r.tokens)
-            weights = {t: self.kb.term_weight(t) * (1.0 if t in own else 0.4) for t in r.expanded}
+            own, focus = set(r.tokens), set(r.focus)
+            # What a follow-up asks now counts more than the earlier turns it is read with.
+            weights = {t: self.kb.term_weight(t) * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4)
+                       for t in r.expanded}
+            own_total = sum(weights[t] for t in own if t in weights) or 1.0
             pool = [c for c in cands if c.group == g]
+            if not pool:
+                continue
+            qvec = r.query_vector if r.query_vector is not None else self.kb.query_vector(r.query)
+            lex = {id(c): sum(w for t, w in weights.items() if t in c.tokens) * (0.85 if len(c.text) > 160 else 1.0)
+                   for c in pool}
+            sim = {id(c): float(np.dot(vectors[c.text], qvec)) for c in pool}
+            lmax = max(lex.values()) or 1.0
+            smin, smax = min(sim.values()), max(sim.values())
+            ls = self.lex_share
+            base = {id(c): ls * lex[id(c)] / lmax + (1 - ls) * (sim[id(c)] - smin) / (smax - smin + 1e-6)
+                    + 0.05 / (1 + c.rank) for c in pool}
+            # A sentence sharing no word with the question must at least be close to it in meaning.
+            pool = [c for c in pool if lex[id(c)] > 0 or (sim[id(c)] - smin) / (smax - smin + 1e-6) > 0.7]
             covered: set[str] = set()
             picked: list[_Candidate] = []
-            first_gain = 0.0
+            first = 0.0
             while pool and len(picked) < self.per_question:
-                def relevance(c: _Candidate) -> float:
-                    rel = sum(w for t, w in weights.items() if t in c.tokens)
-                    penalty = 0.85 if len(c.text) > 160 else 1.0
-                    return rel * penalty * (0.8 + 0.2 / (1 + c.rank))
-
                 def gain(c: _Candidate) -> float:
-                    new = sum(w for t, w in weights.items() if t in c.tokens and t not in covered)
-                    return 0.5 * relevance(c) + new
+                    new = sum(weights[t] for t in own if t in weights and t in c.tokens and t not in covered)
+                    return base[id(c)] + 0.35 * new / own_total
 
                 best = max(pool, key=gain)
-                g_best = relevance(best)
-                if g_best <= 0 or (picked and g_best < 0.4 * first_gain):
-                    break
                 pool.remove(best)
+                if picked and base[id(best)] < self.cutoff * first:
+                    break
                 if any(len(_bigrams(best.text) & _bigrams(p.text)) / max(1, len(_bigrams(best.text) | _bigrams(p.text))) > 0.5
                        for p in chosen + picked):
                     continue
-                first_gain = first_gain or g_best
+                first = first or base[id(best)]
                 picked.append(best)
                 covered |= best.tokens
             chosen += picked
@@ -152,7 +174,8 @@ class ExtractiveAnswerer:
             if cid not in numbers:
                 numbers[cid] = len(numbers) + 1
                 citations.append(Citation(numbers[cid], c.chunk.doc_id, c.chunk.title,
-                                          c.chunk.url or self._article_url(c.chunk.doc_id), cid, c.chunk.text))
+                                          c.chunk.url or article_url(self.kb.settings, c.chunk.doc_id), cid,
+                                          c.chunk.text))
             return f"{c.text}[{numbers[cid]}]"
 
         lead, rest = chosen[0], chosen[1:]
@@ -165,6 +188,3 @@ class ExtractiveAnswerer:
         parts.append(DISCLAIMER)
         return Answer(question=question, answer="\n\n".join(parts), citations=citations,
                       refused=False, confidence=confidence)
-
-    def _article_url(self, doc_id: str) -> str:
-        return f"{self.kb.settings.article_base_url.rstrip('/')}/articles/{doc_id}"

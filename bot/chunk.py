@@ -13,6 +13,8 @@ from bot.ingest import Document
 SENTENCE_END = "。！？；!?;"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*(<!--.*-->)?\s*$")
 _LAW_ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千〇\d]+条")
+# "违反本条例第七条第三款": penalty articles name the rule they enforce but share no words with it.
+_LAW_REF = re.compile(r"本(?:条例|法|办法|规定|细则)第([零一二三四五六七八九十百千〇\d]+)条")
 
 
 @dataclass
@@ -25,12 +27,14 @@ class Chunk:
     headings: list[str] = field(default_factory=list)
     url: str = ""
     kind: str = "article"
+    context: str = ""  # searchable but never quoted: e.g. the articles a penalty article refers to
 
     @property
     def embed_text(self) -> str:
         """What gets embedded and BM25-indexed: the text prefixed with title and heading path."""
         path = " > ".join(h for h in self.headings if h != self.title)
-        return f"{self.title}\n{path}\n{self.text}" if path else f"{self.title}\n{self.text}"
+        head = f"{self.title}\n{path}\n" if path else f"{self.title}\n"
+        return head + self.text + (f"\n（相关条文：{self.context}）" if self.context else "")
 
     @property
     def text_hash(self) -> str:
@@ -83,23 +87,37 @@ def _law_units(body: str) -> list[str]:
     return units
 
 
+def _law_references(units: list[str], limit: int = 200) -> dict[str, str]:
+    """Article label → a short form of its text, for attaching to the articles that cite it."""
+    table = {}
+    for unit in units:
+        m = _LAW_ARTICLE.match(unit)
+        if m:
+            table[m.group(0)[1:-1]] = unit[m.end():].strip()[:limit]
+    return table
+
+
 def chunk_document(doc: Document, size: int = 320, overlap: int = 60) -> list[Chunk]:
     splitter = _splitter(size, overlap)
-    pieces: list[tuple[list[str], str]] = []
-    for headings, body in _sections(doc.text):
+    pieces: list[tuple[list[str], str, str]] = []
+    sections = _sections(doc.text)
+    refs = _law_references([u for _, b in sections for u in _law_units(b)]) if doc.kind == "law" else {}
+    for headings, body in sections:
         if doc.kind == "law":
             for unit in _law_units(body):
+                cited = [refs[n] for n in dict.fromkeys(_LAW_REF.findall(unit)) if n in refs]
+                context = "；".join(cited)[:400]
                 # An article stays whole unless it is far longer than a chunk.
                 texts = [unit] if len(unit) <= size * 2 else splitter.split_text(unit)
-                pieces.extend((headings, t) for t in texts)
+                pieces.extend((headings, t, context) for t in texts)
         else:
-            pieces.extend((headings, t) for t in splitter.split_text(body))
+            pieces.extend((headings, t, "") for t in splitter.split_text(body))
     chunks = []
-    for pos, (headings, text) in enumerate(pieces):
+    for pos, (headings, text, context) in enumerate(pieces):
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
         chunks.append(Chunk(
             chunk_id=f"{doc.doc_id}#{pos:04d}-{digest}", doc_id=doc.doc_id, title=doc.title,
-            text=text, position=pos, headings=headings, url=doc.url, kind=doc.kind,
+            text=text, position=pos, headings=headings, url=doc.url, kind=doc.kind, context=context,
         ))
     return chunks
 

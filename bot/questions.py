@@ -44,8 +44,9 @@ def split_questions(text: str) -> list[str]:
     questions = [q for p in pieces for q in _split_clauses(p) if _is_question(q)]
     if len(questions) <= 1:
         return [text.strip()]
-    # "另外最快多久能拿证？" asks about the subject named earlier in the message.
-    return [standalone(q, questions[:i], always=True) if i else q for i, q in enumerate(questions)]
+    # "另外最快多久能拿证？" asks about what the message said before it: read it in that context.
+    return [q if i == 0 or _SUBJECTS.search(q) else questions[i - 1] + FOLLOW_UP.format(q)
+            for i, q in enumerate(questions)]
 
 
 def _split_clauses(piece: str) -> list[str]:
@@ -80,34 +81,33 @@ _SUBJECTS = re.compile(
 _ELLIPTICAL = re.compile(r"^(那|那么|那如果|如果是|要是|还有|另外|它|这个|那个|这种|该)|[它其]|呢[？?]?$")
 
 
-def standalone(question: str, turns: list[str] | None, always: bool = False) -> str:
-    """Rule-based rewrite of a follow-up: carry the previous turns' subject into an elliptical question
-    (or, with `always`, into any question that names no subject of its own)."""
-    history = [t for t in (turns or []) if isinstance(t, str) and t.strip()]
-    if history and history[-1].strip() == question.strip():
+FOLLOW_UP = "（追问：{}）"
+_FOCUS = re.compile(r"（追问：(.+)）$", re.S)
+
+
+def standalone(question: str, turns: list[str] | None) -> str:
+    """Rule-based rewrite of a follow-up ("那跨省呢？", "它的编号是多少？"): the question is read in the
+    context of the previous turns, as "<previous turns>（追问：<question>）". Self-contained questions
+    come back unchanged."""
+    history = [t.strip() for t in (turns or []) if isinstance(t, str) and t.strip()]
+    q = question.strip()
+    if history and history[-1] == q:
         history = history[:-1]
     if not history:
         return question
-    own = {m.group(0).upper() for m in _SUBJECTS.finditer(question)}
-    if own and not _ELLIPTICAL.search(question.strip()):
+    own = _SUBJECTS.search(q)
+    elliptical = bool(_ELLIPTICAL.search(q))
+    short = len(re.sub(r"\W", "", q)) <= 15
+    if not elliptical and (own or not short):
         return question
-    if not own and not always and not _ELLIPTICAL.search(question.strip()):
-        return question
-    if not own and not always and len(re.sub(r"\W|那|呢|么|吗", "", question)) <= 6:
-        # "那跨省呢？" is only a variation on the last question: ask that question with the variation.
-        return f"{history[-1].strip()}（追问：{question.strip()}）"
-    carried: list[str] = []
-    for turn in reversed(history[-4:]):
-        for m in _SUBJECTS.finditer(turn):
-            if m.group(0).upper() not in own and m.group(0) not in carried:
-                carried.append(m.group(0))
-        if carried:
-            break
-    if not carried:
-        return question
-    q = re.sub(r"^(那|那么)\s*", "", question.strip())
-    q = re.sub(r"[它其]", carried[0], q, count=1)
-    return q if carried[0] in q else f"{'、'.join(carried[:3])}：{q}"
+    context = " ".join(focus_of(t) for t in history[-2:])
+    return context + FOLLOW_UP.format(q)
+
+
+def focus_of(query: str) -> str:
+    """The part of a rewritten follow-up the user actually asked now."""
+    m = _FOCUS.search(query)
+    return m.group(1) if m else query
 
 
 def asks_price(text: str) -> bool:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.chunk import Chunk
-from bot.embed import make_embeddings
+from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.lexicon import synonyms_for, tokenize
+from bot.questions import focus_of
 from bot.settings import Settings
 from bot.store import load_bm25, load_chunks, vector_store
 
@@ -35,6 +36,8 @@ class Retrieval:
     tokens: list[str]  # the query's own tokens
     expanded: list[str]  # tokens plus synonym-table terms
     synonyms: dict[str, list[str]] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None
+    focus: list[str] = field(default_factory=list)  # tokens of what was asked now (a follow-up's own words)
     hits: list[Hit] = field(default_factory=list)
     confidence: float = 0.0
     ms: float = 0.0
@@ -50,21 +53,32 @@ class KnowledgeBase:
         self.bm25, self.bm25_ids = load_bm25(settings.index_dir)
         self.embeddings, self.model_id = make_embeddings(settings)
         self.store = vector_store(settings, self.embeddings)
+        # Sentence vectors for the answer step, cached on disk like chunk vectors.
+        self.sentences = CachedEmbeddings(self.embeddings, EmbeddingCache(settings.cache_path), self.model_id)
         self.chunk_tokens = {c.chunk_id: set(tokenize(c.embed_text)) for c in chunks}
         df = Counter(t for toks in self.chunk_tokens.values() for t in toks)
         n = max(len(chunks), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
 
+    def query_vector(self, query: str) -> np.ndarray:
+        return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+
+    def sentence_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        unique = list(dict.fromkeys(texts))
+        return {t: np.asarray(v, dtype=np.float32) for t, v in zip(unique, self.sentences.embed_documents(unique))}
+
     def term_weight(self, token: str) -> float:
         return self.idf.get(token, self.max_idf)
 
 
 class Retriever:
-    def __init__(self, kb: KnowledgeBase, mode: str = "hybrid") -> None:
+    def __init__(self, kb: KnowledgeBase, mode: str = "hybrid", depth: int = FUSION_DEPTH,
+                 synonym_weight: float = SYNONYM_WEIGHT, dense_weight: float = 1.0) -> None:
         if mode not in {"bm25", "dense", "hybrid"}:
             raise ValueError(f"未知的检索方式：{mode}（可选 bm25、dense、hybrid）")
         self.kb, self.mode = kb, mode
+        self.depth, self.synonym_weight, self.dense_weight = depth, synonym_weight, dense_weight
 
     def bm25(self, tokens: list[str], extra: list[str], depth: int) -> list[tuple[str, float]]:
         known = [t for t in tokens if t in self.kb.idf]
@@ -75,13 +89,13 @@ class Retriever:
         if known:
             scores += self.kb.bm25.get_scores(known)
         if more:
-            scores += SYNONYM_WEIGHT * self.kb.bm25.get_scores(more)
+            scores += self.synonym_weight * self.kb.bm25.get_scores(more)
         order = np.argsort(-scores)[:depth]
         return [(self.kb.bm25_ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def dense(self, query: str, depth: int) -> list[tuple[str, float]]:
-        vec = self.kb.embeddings.embed_query(query)
-        res = self.kb.store._collection.query(query_embeddings=[vec], n_results=depth, include=["distances"])
+    def dense(self, vec: np.ndarray, depth: int) -> list[tuple[str, float]]:
+        res = self.kb.store._collection.query(query_embeddings=[vec.tolist()], n_results=depth,
+                                              include=["distances"])
         ids, dists = res["ids"][0], res["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists) if cid in self.kb.chunks]
 
@@ -90,9 +104,12 @@ class Retriever:
         tokens = tokenize(query)
         synonyms = synonyms_for(tokens)
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
-        result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms)
-        bm = self.bm25(tokens, extra, FUSION_DEPTH) if self.mode in {"bm25", "hybrid"} else []
-        dn = self.dense(query, FUSION_DEPTH) if self.mode in {"dense", "hybrid"} else []
+        result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms,
+                           focus=tokenize(focus_of(query)))
+        bm = self.bm25(tokens, extra, self.depth) if self.mode in {"bm25", "hybrid"} else []
+        if self.mode in {"dense", "hybrid"}:
+            result.query_vector = self.kb.query_vector(query)
+        dn = self.dense(result.query_vector, self.depth) if self.mode in {"dense", "hybrid"} else []
         fused: dict[str, Hit] = {}
         for rank, (cid, _s) in enumerate(bm):
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
@@ -101,7 +118,7 @@ class Retriever:
         for rank, (cid, s) in enumerate(dn):
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
             hit.dense_rank, hit.dense_score = rank, s
-            hit.score += 1.0 / (RRF_K + rank)
+            hit.score += self.dense_weight / (RRF_K + rank)
         result.hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
         result.confidence = self.confidence(tokens, synonyms, result.hits)
         result.ms = (time.perf_counter() - started) * 1000

@@ -42,6 +42,45 @@ class Settings(BaseSettings):
     article_base_url: str = Field("", validation_alias=_env("BOT_ARTICLE_BASE_URL", "article_base_url"))
     max_question_chars: int = Field(4000, validation_alias=_env("BOT_MAX_QUESTION_CHARS", "max_question_chars"))
 
+    # Public API protections.
+    cors_origins: str = Field("", validation_alias=_env("BOT_CORS_ORIGINS", "cors_origins"))
+    rate_limit: str = Field("30/minute", validation_alias=_env("BOT_RATE_LIMIT", "rate_limit"))
+    api_keys: str = Field("", validation_alias=_env("BOT_API_KEYS", "api_keys"))
+    admin_token: str = Field("", validation_alias=_env("BOT_ADMIN_TOKEN", "admin_token"))
+    max_body_bytes: int = Field(65536, validation_alias=_env("BOT_MAX_BODY_BYTES", "max_body_bytes"))
+    trust_proxy: bool = Field(False, validation_alias=_env("BOT_TRUST_PROXY", "trust_proxy"))
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def rate(self) -> tuple[int, float]:
+        """(requests, seconds) from e.g. "30/minute"."""
+        count, _, unit = self.rate_limit.partition("/")
+        seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(unit.strip() or "minute", 60)
+        return max(1, int(count)), float(seconds)
+
+    # Generative answers (optional). LLM_BASE_URL alone selects an OpenAI-compatible endpoint.
+    llm_provider: str | None = Field(None, validation_alias=_env("LLM_PROVIDER", "llm_provider"))
+    llm_base_url: str | None = Field(None, validation_alias=_env("LLM_BASE_URL", "llm_base_url"))
+    llm_model: str | None = Field(None, validation_alias=_env("LLM_MODEL", "llm_model"))
+    llm_api_key: str | None = Field(None, validation_alias=_env("LLM_API_KEY", "llm_api_key"))
+    ollama_base_url: str = Field("http://127.0.0.1:11434", validation_alias=_env("OLLAMA_BASE_URL", "ollama_base_url"))
+    llm_timeout: float = Field(30.0, validation_alias=_env("LLM_TIMEOUT", "llm_timeout"))
+    llm_max_tokens: int = Field(1024, validation_alias=_env("LLM_MAX_TOKENS", "llm_max_tokens"))
+    llm_temperature: float = Field(0.1, validation_alias=_env("LLM_TEMPERATURE", "llm_temperature"))
+
+    @property
+    def llm_kind(self) -> str | None:
+        """"openai", "ollama" or None (extractive answers only)."""
+        kind = (self.llm_provider or "").strip().lower()
+        if kind in {"openai", "ollama"}:
+            return kind
+        if kind in {"", "auto"} and self.llm_base_url:
+            return "openai"
+        return None
+
     @property
     def cache_path(self) -> Path:
         return self.embed_cache or self.index_dir / "embed_cache.sqlite"

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Callable, Iterator
 
 import gradio as gr
 
-from bot.answer import Answer
-from bot.questions import BadQuestion
 
 EXAMPLES = [
     "我只做支付宝小程序，没有独立APP，需要办增值电信许可证吗？",
@@ -40,18 +37,16 @@ def message_text(content: object) -> str:
     return ""
 
 
-def format_answer(ans: Answer) -> str:
-    text = _escape(ans.answer)
-    return re.sub(r"\[(\d+)\]", r"**[\1]**", text)
+def format_text(text: str) -> str:
+    return re.sub(r"\[(\d+)\]", r"**[\1]**", _escape(text))
 
 
-def format_sources(ans: Answer) -> str:
+def format_sources(citations: list[dict]) -> str:
     parts = []
-    for c in ans.citations:
-        quote = _escape(c.text).replace("\n", "  \n> ")
-        link = html.escape(c.url, quote=True)
-        title = _escape(c.title)
-        parts.append(f"**[{c.n}] {title}**  \n<{link}>\n\n> {quote}")
+    for c in citations:
+        quote = _escape(c["text"]).replace("\n", "  \n> ")
+        link = html.escape(c["url"], quote=True)
+        parts.append(f"**[{c['n']}] {_escape(c['title'])}**  \n<{link}>\n\n> {quote}")
     return "\n\n".join(parts)
 
 
@@ -68,23 +63,28 @@ def build_ui(get_bot: Callable[[], object | None]) -> gr.Blocks:
             history.append({"role": "assistant", "content": NOT_READY})
             yield history, ""
             return
-        try:
-            ans = bot.ask(user_text, [html.unescape(t) for t in turns] + [user_text])
-        except BadQuestion as exc:
-            history.append({"role": "assistant", "content": _escape(str(exc))})
-            yield history, ""
-            return
-        body = format_answer(ans)
         history.append({"role": "assistant", "content": ""})
-        # Stream the answer in small pieces so it appears as it is written.
-        step = 12
-        for i in range(step, len(body) + step, step):
-            history[-1] = {"role": "assistant", "content": body[:i]}
+        shown = ""
+        final = None
+        # Stream the bot's events: text as it is written; "reset" when a model answer is replaced.
+        for event in bot.stream(user_text, [html.unescape(t) for t in turns] + [user_text]):
+            kind = event["type"]
+            if kind == "delta":
+                shown += event["text"]
+            elif kind == "reset":
+                shown = ""
+            elif kind == "error":
+                shown = event["message"]
+            elif kind == "done":
+                final = event["answer"]
+                continue
+            else:
+                continue
+            history[-1] = {"role": "assistant", "content": format_text(shown)}
             yield history, ""
-            time.sleep(0.01)
-        if ans.citations:
-            history.append({"role": "assistant", "content": format_sources(ans),
-                            "metadata": {"title": f"来源（{len(ans.citations)} 篇，点击展开原文）", "status": "done"}})
+        if final and final["citations"]:
+            history.append({"role": "assistant", "content": format_sources(final["citations"]),
+                            "metadata": {"title": f"来源（{len(final['citations'])} 篇，点击展开原文）", "status": "done"}})
         yield history, ""
 
     with gr.Blocks(title="增值电信许可问答") as demo:
