@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install index eval clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install browser index eval bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,11 +23,23 @@ install: $(STAMP)
 run: install
 	$(BIN)/python app.py
 
-test: install
+# Debian's Chromium and CJK fonts for the browser tests (Playwright drives /usr/bin/chromium; no download).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest -q
+
+eval: install
+	$(BIN)/bot eval --qa ../shared/eval/dev.jsonl --report results
 
 index: install
 	$(BIN)/bot index
+
+bench: install
+	$(BIN)/python bench/perf.py
 
 clean:
 	rm -rf $(VENV) index/chroma index/bm25 index/chunks.jsonl index/manifest.json

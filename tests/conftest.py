@@ -64,3 +64,37 @@ def write_article(folder: Path, doc_id: str, title: str, body: str) -> Path:
     path.write_text(f"---\nid: {doc_id}\ntitle: {title}\ndate: 2026-01-01\ntags: [测试]\nsource: 本站原创\n---\n\n{body}\n",
                     encoding="utf-8")
     return path
+
+
+def start_app(settings, **env_extra):
+    """`python app.py` on a free port with the given index; returns (url, process) once /healthz is 200."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "BOT_INDEX_DIR": str(settings.index_dir), "BOT_EMBED_CACHE": str(settings.cache_path),
+           "BOT_PORT": str(port), **{k: str(v) for k, v in env_extra.items()}}
+    proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("app did not become healthy")
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except Exception:
+        proc.kill()

@@ -30,7 +30,7 @@
     ":host{all:initial}",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif}",
     ".bubble{position:fixed;bottom:20px;" + cfg.position + ":20px;width:56px;height:56px;border-radius:50%;border:0;",
-    "background:var(--c);color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
+    "background:var(--c);color:#fff;font-size:24px;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
     ".bubble:focus-visible,.send:focus-visible,.close:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
     ".panel{position:fixed;bottom:88px;" + cfg.position + ":20px;width:380px;max-width:calc(100vw - 24px);height:560px;",
     "max-height:calc(100vh - 110px);background:#fff;color:#1f2328;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.3);",
@@ -71,8 +71,20 @@
     return n;
   }
 
-  var bubble = el("button", "bubble", "💬");
+  var bubble = el("button", "bubble");
   bubble.type = "button";
+  // A speech-bubble icon drawn inline (no emoji font or image needed).
+  var svgNS = "http://www.w3.org/2000/svg";
+  var icon = document.createElementNS(svgNS, "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "26");
+  icon.setAttribute("height", "26");
+  icon.setAttribute("aria-hidden", "true");
+  var path = document.createElementNS(svgNS, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6v2h2V9H7zm4 0v2h2V9h-2zm4 0v2h2V9h-2z");
+  icon.appendChild(path);
+  bubble.appendChild(icon);
   bubble.setAttribute("aria-label", "打开" + cfg.title);
   bubble.setAttribute("aria-expanded", "false");
   var panel = el("section", "panel");
