@@ -128,6 +128,67 @@ def _ask_jsonl(bot, path: Path) -> None:
                 _print_json({"question": question, "error": f"处理失败：{type(exc).__name__}"})
 
 
+@app.command()
+def reply(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="客户消息文本文件；- 为标准输入")],
+    tone: Annotated[str, typer.Option("--tone", help="正式 | 简洁")] = "正式",
+    no_sources: Annotated[bool, typer.Option("--no-sources", help="回复中不附来源")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（回复、客户信息、逐题答案）")] = False,
+):
+    """Compose a reply to a client's pasted message: every question answered, sources as footnotes."""
+    from bot.questions import BadQuestion
+    from bot.reply import compose
+
+    try:
+        message = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        err(f"无法读取 {file}：{exc.strerror or exc}", err=True)
+        raise typer.Exit(2)
+    bot = _bot(ctx)
+    try:
+        result = compose(bot, message, tone=tone, sources=not no_sources)
+    except BadQuestion as exc:
+        err(str(exc), err=True)
+        raise typer.Exit(1)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        typer.echo(result.text)
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV 或 XLSX：每行一个问题（question/问题 列，或第一列）")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="输出 .csv、.xlsx 或 .md")],
+):
+    """Answer one question per row; the output has a header and exactly one row per input row."""
+    from bot.reply import answer_rows, read_rows, write_rows
+
+    if out.suffix.lower() not in {".csv", ".xlsx", ".md"}:
+        err("输出文件须为 .csv、.xlsx 或 .md", err=True)
+        raise typer.Exit(2)
+    try:
+        questions = read_rows(file)
+    except (OSError, ValueError) as exc:
+        err(f"无法读取 {file}：{exc}", err=True)
+        raise typer.Exit(2)
+    bot = _bot(ctx)
+    bar = tqdm_bar(len(questions))
+    rows = answer_rows(bot, questions, progress=bar.update)
+    bar.close()
+    write_rows(rows, out)
+    failed = sum(1 for r in rows if r["error"])
+    err(f"已写入 {out}：{len(rows)} 行，其中 {failed} 行出错", err=True)
+
+
+def tqdm_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="逐行回答", unit="行", file=sys.stderr)
+
+
 @app.command("eval")
 def eval_cmd(
     ctx: typer.Context,

@@ -26,13 +26,15 @@ def check(question: object, max_chars: int) -> tuple[str, str | None]:
 
 
 # Where one question ends and the next begins in a pasted message.
-_NUMBERED = re.compile(r"(?:^|\n|\s)(?:\d{1,2}[、.．)）]|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[一二三四五六七八九十][、.．])\s*")
+_NUMBERED = re.compile(r"(?:^|\n|\s|(?<=[？?。；;！!：:]))(?:\d{1,2}[、.．)）]|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[一二三四五六七八九十][、.．])\s*")
 _JOINERS = re.compile(r"(另外|还有|此外|以及|再问一下|还想问|顺便问一下|同时)[，,、：:]?")
 _QUESTION_END = re.compile(r"(?<=[？?])")
 
 
-def split_questions(text: str) -> list[str]:
-    """Split a message holding several questions; a single question comes back alone."""
+def question_parts(text: str) -> list[tuple[str, str]]:
+    """The questions in a message as (question as written, question to search with). A question that
+    names no subject of its own ("我们需要办哪个证？") is searched in the context of the message's
+    background, or of the question before it. A single question comes back alone, unchanged."""
     parts = [p for p in _NUMBERED.split(text) if p and p.strip()]
     pieces: list[str] = []
     for part in parts:
@@ -41,12 +43,24 @@ def split_questions(text: str) -> list[str]:
                 s = s.strip(" \n，,。；;：:")
                 if s and not _JOINERS.fullmatch(s):
                     pieces.append(s)
-    questions = [q for p in pieces for q in _split_clauses(p) if _is_question(q)]
+    clauses = [q for p in pieces for q in _split_clauses(p)]
+    questions = [q for q in clauses if _is_question(q)]
     if len(questions) <= 1:
-        return [text.strip()]
-    # "另外最快多久能拿证？" asks about what the message said before it: read it in that context.
-    return [q if i == 0 or _SUBJECTS.search(q) else questions[i - 1] + FOLLOW_UP.format(q)
-            for i, q in enumerate(questions)]
+        return [(text.strip(), text.strip())]
+    background = "。".join(q for q in clauses if not _is_question(q))[:300]
+    out = []
+    for i, q in enumerate(questions):
+        if _SUBJECTS.search(q):
+            out.append((q, q))
+        else:
+            context = background or (questions[i - 1] if i else "")
+            out.append((q, context + FOLLOW_UP.format(q) if context else q))
+    return out
+
+
+def split_questions(text: str) -> list[str]:
+    """The questions of a message, each ready to search with (see question_parts)."""
+    return [query for _, query in question_parts(text)]
 
 
 def _split_clauses(piece: str) -> list[str]:
@@ -68,7 +82,7 @@ def _split_clauses(piece: str) -> list[str]:
 def _is_question(s: str) -> bool:
     if len(re.sub(r"\W", "", s)) < 4:
         return False
-    return bool(re.search(r"[？?]|吗|么|呢|多少|多久|哪些|哪个|哪里|是否|能否|可否|怎么|如何|什么|要不要|需不需要|有没有|几", s))
+    return bool(re.search(r"[？?]|吗|么|呢|多少|多久|哪些|哪个|哪里|是否|能否|可否|怎么|如何|什么|要不要|需不需要|有没有|第几|几(?:年|个月|天|类|种|趟|次|步|项|个工作日)", s))
 
 
 # Subjects a follow-up may leave out: licence types, business forms, regions.

@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.chunk import Chunk
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
-from bot.lexicon import synonyms_for, tokenize
+from bot.lexicon import expand, synonyms_for, tokenize
 from bot.questions import focus_of
 from bot.settings import Settings
 from bot.store import load_bm25, load_chunks, vector_store
@@ -80,8 +80,10 @@ class Retriever:
         self.kb, self.mode = kb, mode
         self.depth, self.synonym_weight, self.dense_weight = depth, synonym_weight, dense_weight
 
-    def bm25(self, tokens: list[str], extra: list[str], depth: int) -> list[tuple[str, float]]:
+    def bm25(self, tokens: list[str], extra: list[str], depth: int,
+             focus: list[str] | None = None) -> list[tuple[str, float]]:
         known = [t for t in tokens if t in self.kb.idf]
+        stress = [t for t in (focus or []) if t in self.kb.idf]
         more = [t for t in extra if t in self.kb.idf and t not in known]
         if not known and not more:
             return []
@@ -90,6 +92,8 @@ class Retriever:
             scores += self.kb.bm25.get_scores(known)
         if more:
             scores += self.synonym_weight * self.kb.bm25.get_scores(more)
+        if stress:  # a follow-up's own words count twice against the context it is read with
+            scores += self.kb.bm25.get_scores(stress)
         order = np.argsort(-scores)[:depth]
         return [(self.kb.bm25_ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
@@ -104,9 +108,11 @@ class Retriever:
         tokens = tokenize(query)
         synonyms = synonyms_for(tokens)
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
+        focus = focus_of(query)
         result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms,
-                           focus=tokenize(focus_of(query)))
-        bm = self.bm25(tokens, extra, self.depth) if self.mode in {"bm25", "hybrid"} else []
+                           focus=tokenize(focus))
+        stress = expand(result.focus) if focus != query else None
+        bm = self.bm25(tokens, extra, self.depth, stress) if self.mode in {"bm25", "hybrid"} else []
         if self.mode in {"dense", "hybrid"}:
             result.query_vector = self.kb.query_vector(query)
         dn = self.dense(result.query_vector, self.depth) if self.mode in {"dense", "hybrid"} else []

@@ -96,6 +96,12 @@ class AskBody(BaseModel):
     turns: list[str] | None = Field(None, description="整个对话中用户的各轮提问，按先后顺序，最后一项是 question")
 
 
+class ReplyBody(BaseModel):
+    message: str = Field(..., description="客户发来的原话（可含多个问题和背景）")
+    tone: str = Field("正式", description="正式 | 简洁")
+    sources: bool = Field(True, description="回复末尾是否附来源脚注")
+
+
 class ChatMessage(BaseModel):
     role: str
     content: str | list | None = None
@@ -195,6 +201,18 @@ def create_app(settings: Settings | None = None, background: bool = True) -> Fas
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @api.post("/api/reply", tags=["销售回复"])
+    def reply(body: ReplyBody):
+        """A client's pasted message → a reply ready to send: every question answered with citations, the
+        client's facts that decide the answer, sources as numbered footnotes."""
+        from bot.reply import compose
+
+        bot = ready_bot()
+        try:
+            return compose(bot, body.message, tone=body.tone, sources=body.sources).to_dict()
+        except BadQuestion as exc:
+            raise HTTPException(400, str(exc)) from exc
 
     @api.post("/v1/chat/completions", tags=["OpenAI 兼容"])
     def completions(body: CompletionBody, request: Request):
