@@ -104,6 +104,12 @@ SYNONYMS: dict[str, list[str]] = {
     "foreign": ["外资", "外商投资"], "capital": ["注册资本"], "penalty": ["处罚", "罚款"],
     "fine": ["处罚", "罚款"], "annual": ["年报"], "filing": ["备案"], "telecom": ["电信"],
     "mini": ["小程序"], "program": ["小程序"], "years": ["有效期"],
+    "miit": ["工信部"], "notice": ["通告", "通知"], "circular": ["通告", "通知"], "ownership": ["股比", "外资"],
+    "shareholding": ["股比"], "stake": ["股比"], "cap": ["股比", "上限"], "pilot": ["试点"],
+    "processing": ["在线数据处理与交易处理"], "ecommerce": ["经营类电子商务"], "e-commerce": ["经营类电子商务"],
+    "data": ["数据"], "center": ["互联网数据中心"], "centre": ["互联网数据中心"], "shanghai": ["上海"],
+    "beijing": ["北京"], "hainan": ["海南"], "shenzhen": ["深圳"], "lingang": ["临港新片区"], "approval": ["批复", "审批"],
+    "registered": ["注册资本"], "renewal": ["延续"], "change": ["变更"], "report": ["年报"],
 }
 
 # Any of these in a question marks it as about this domain (checked on normalised text).

@@ -74,14 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append({"path": self.path, "body": body})
         mode = self.server.mode
         if mode in {"500", "429"}:
-            payload = json.dumps({"error": {"message": f"scripted {mode}", "type": "server_error"}}).encode()
-            self.send_response(int(mode))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            if mode == "429":
-                self.send_header("Retry-After", "0")
-            self.end_headers()
-            self.wfile.write(payload)
+            self._json({"error": {"message": f"scripted {mode}", "type": "server_error"}}, int(mode),
+                       {"Retry-After": "0"} if mode == "429" else None)
             return
         text = self.server.reply_for(body.get("messages", []))
         if self.path.startswith("/v1/chat/completions"):
@@ -92,6 +86,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
 
     # -- wire formats ---------------------------------------------------------------------------
+
+    def _json(self, obj: dict, status: int = 200, headers: dict | None = None) -> None:
+        payload = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _chunked_start(self, content_type: str) -> None:
         self.send_response(200)
@@ -126,14 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _openai(self, body: dict, text: str, mode: str) -> None:
         base = {"id": "chatcmpl-test", "created": int(time.time()), "model": body.get("model", "test")}
         if not body.get("stream"):
-            payload = json.dumps({**base, "object": "chat.completion", "choices": [{
+            self._json({**base, "object": "chat.completion", "choices": [{
                 "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}})
             return
         self._chunked_start("text/event-stream")
         for i, piece in enumerate(self._pieces(text)):
@@ -152,13 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model", "test")
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ")
         if body.get("stream") is False:
-            payload = json.dumps({"model": model, "created_at": now, "message": {"role": "assistant", "content": text},
-                                  "done": True, "done_reason": "stop"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self._json({"model": model, "created_at": now, "message": {"role": "assistant", "content": text},
+                        "done": True, "done_reason": "stop"})
             return
         self._chunked_start("application/x-ndjson")
         for i, piece in enumerate(self._pieces(text)):
