@@ -86,6 +86,19 @@ class _Candidate:
     group: int  # which sub-question it answers
 
 
+def candidate_sentences(text: str) -> list[str]:
+    """The sentences of a chunk that can stand alone in an answer, in order."""
+    out = []
+    for sent in split_sentences(text):
+        plain = re.sub(r"^[-*•\d.、\s]+", "", sent)
+        if len(re.findall(r"[\u4e00-\u9fff]", plain)) < 8 or _BOILERPLATE.search(plain):
+            continue
+        if plain.endswith(("：", ":", "？", "?")):
+            continue  # a list's lead-in or a rhetorical question says nothing on its own
+        out.append(plain)
+    return out
+
+
 def _bigrams(s: str) -> set[str]:
     s = compact(s)
     return {s[i : i + 2] for i in range(len(s) - 1)}
@@ -94,8 +107,8 @@ def _bigrams(s: str) -> set[str]:
 class ExtractiveAnswerer:
     """Picks the sentences that cover the question's terms best, drops repeats, cites each one."""
 
-    def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 10,
-                 chunks_per_question: int = 5, cutoff: float = 0.35, lex_share: float = 0.45) -> None:
+    def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 12,
+                 chunks_per_question: int = 8, cutoff: float = 0.35, lex_share: float = 0.45) -> None:
         self.kb = kb
         self.per_question, self.max_sentences = per_question, max_sentences
         self.chunks_per_question = chunks_per_question
@@ -106,12 +119,7 @@ class ExtractiveAnswerer:
         out: list[_Candidate] = []
         for g, r in enumerate(retrievals):
             for rank, hit in enumerate(r.hits[: self.chunks_per_question]):
-                for order, sent in enumerate(split_sentences(hit.chunk.text)):
-                    plain = re.sub(r"^[-*•\d.、\s]+", "", sent)
-                    if len(re.findall(r"[\u4e00-\u9fff]", plain)) < 8 or _BOILERPLATE.search(plain):
-                        continue
-                    if plain.endswith(("：", ":", "？", "?")):
-                        continue  # a list's lead-in or a rhetorical question says nothing on its own
+                for order, plain in enumerate(candidate_sentences(hit.chunk.text)):
                     out.append(_Candidate(plain, hit.chunk, rank, order, set(tokenize(plain)), g))
         return out
 

@@ -42,12 +42,22 @@ def index(
     ctx: typer.Context,
     paths: Annotated[Optional[list[Path]], typer.Argument(help="除 corpus/ 外要一并索引的文件或目录")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不显示进度条")] = False,
+    sentences: Annotated[bool, typer.Option("--sentences", help="同时预先计算各句向量（回答时用；否则首次用到时再算并缓存）")] = False,
 ):
     """Index corpus/ plus any extra paths; incremental by content hash."""
     from bot.index import build_index
 
     report = build_index(_settings(ctx), [p.resolve() for p in paths or []], show_progress=not quiet)
     err(report.summary(), err=True)
+    if sentences:
+        from bot.answer import candidate_sentences
+        from bot.retrieve import KnowledgeBase
+
+        kb = KnowledgeBase(_settings(ctx))
+        texts = list(dict.fromkeys(s for c in kb.chunks.values() for s in candidate_sentences(c.text)))
+        before = kb.sentences.embedded
+        kb.sentence_vectors(texts)
+        err(f"句向量：共 {len(texts)} 句，新计算 {kb.sentences.embedded - before} 句", err=True)
 
 
 def _bot(ctx: typer.Context, retriever: str | None = None):

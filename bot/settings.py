@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     collection: str = Field("licence_kb", validation_alias=_env("BOT_COLLECTION", "collection"))
 
     retriever: str = Field("hybrid", validation_alias=_env("BOT_RETRIEVER", "retriever"))
-    top_k: int = Field(5, validation_alias=_env("BOT_TOP_K", "top_k"))
+    top_k: int = Field(8, validation_alias=_env("BOT_TOP_K", "top_k"))
     chunk_size: int = Field(320, validation_alias=_env("BOT_CHUNK_SIZE", "chunk_size"))
     chunk_overlap: int = Field(60, validation_alias=_env("BOT_CHUNK_OVERLAP", "chunk_overlap"))
 
