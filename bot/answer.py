@@ -95,6 +95,8 @@ def candidate_sentences(text: str) -> list[str]:
             continue
         if plain.endswith(("：", ":", "？", "?")):
             continue  # a list's lead-in or a rhetorical question says nothing on its own
+        if len(plain) < 25 and not re.search(r"[。！!；;]$", plain):
+            continue  # a short line without an end mark is a heading
         out.append(plain)
     return out
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterator
 
 import gradio as gr
@@ -40,7 +39,7 @@ def message_text(content: object) -> str:
 
 
 def format_text(text: str) -> str:
-    return re.sub(r"\[(\d+)\]", r"**[\1]**", _escape(text))
+    return _escape(text)
 
 
 def format_sources(citations: list[dict]) -> str:
