@@ -119,7 +119,8 @@ DOMAIN_MARKERS = [
     "通信管理局", "管局", "工信部", "注册资本", "注册资金", "经营性", "出版", "直播", "电商", "平台",
     "互联网", "数据中心", "云", "域名", "接入", "专线", "续期", "延续", "变更", "注销", "处罚", "罚",
     "不良名单", "失信", "地网", "驻地网", "托管", "多方通信", "存储转发", "b1", "b2", "分类目录",
-    "license", "licence", "telecom", "permit", "filing", "mini program",
+    "licen", "telecom", "permit", "filing", "mini program", "miit", "foreign", "ownership", "e-commerce",
+    "ecommerce", "value-added", "data center", "data centre", "registered capital", "annual report",
 ]
 
 # Attempts to read or change the bot's instructions, or to use it as a general chatbot.
