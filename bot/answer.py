@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -110,12 +111,14 @@ class ExtractiveAnswerer:
     """Picks the sentences that cover the question's terms best, drops repeats, cites each one."""
 
     def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 12,
-                 chunks_per_question: int = 8, cutoff: float = 0.35, lex_share: float = 0.45) -> None:
+                 chunks_per_question: int = 8, cutoff: float = 0.35, lex_share: float = 0.45,
+                 local_share: float = 0.5) -> None:
         self.kb = kb
         self.per_question, self.max_sentences = per_question, max_sentences
         self.chunks_per_question = chunks_per_question
         self.cutoff = cutoff  # stop once a sentence scores below this share of the best one
         self.lex_share = lex_share  # term overlap vs embedding similarity in a sentence's score
+        self.local_share = local_share  # how much a term's rarity among the candidates counts
 
     def _candidates(self, retrievals: list[Retrieval]) -> list[_Candidate]:
         out: list[_Candidate] = []
@@ -133,12 +136,17 @@ class ExtractiveAnswerer:
         for g, r in enumerate(retrievals):
             own, focus = set(r.tokens), set(r.focus)
             # What a follow-up asks now counts more than the earlier turns it is read with.
-            weights = {t: self.kb.term_weight(t) * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4)
-                       for t in r.expanded}
-            own_total = sum(weights[t] for t in own if t in weights) or 1.0
             pool = [c for c in cands if c.group == g]
             if not pool:
                 continue
+            # A term every candidate shares (the licence the whole question is about) tells them apart less
+            # than one only a few contain: weigh terms by how rare they are among the candidates too.
+            n = len(pool)
+            local = {t: math.log(1 + n / max(1, sum(t in c.tokens for c in pool))) / math.log(1 + n)
+                     for t in r.expanded} if n > 1 else {t: 1.0 for t in r.expanded}
+            weights = {t: self.kb.term_weight(t) * (self.local_share * local[t] + 1 - self.local_share)
+                       * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4) for t in r.expanded}
+            own_total = sum(weights[t] for t in own if t in weights) or 1.0
             qvec = r.query_vector if r.query_vector is not None else self.kb.query_vector(r.query)
             lex = {id(c): sum(w for t, w in weights.items() if t in c.tokens) * (0.85 if len(c.text) > 160 else 1.0)
                    for c in pool}
