@@ -9,7 +9,6 @@ bench/results/llm_latency.md.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path

@@ -68,7 +68,6 @@ def latency() -> dict:
 
 
 def app_memory() -> dict:
-    import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
