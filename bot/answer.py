@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
-
 import numpy as np
 
 from bot.chunk import Chunk, split_sentences
@@ -25,6 +23,11 @@ PRICE_NOTE = "关于费用：知识库没有收录办理价格，费用因业务
 DURATION_NOTE = "关于时长：法定审查期限之外，实际办理时间因地区、材料准备和补正情况而异，知识库无法给出确定天数，请以当地通信管理局或顾问的答复为准。"
 ENGLISH_NOTE = "（知识库为中文资料，以下为相关原文摘录。）"
 _BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
+
+
+def source_line(n: int, title: str, url: str) -> str:
+    """A footnote line: "[n] title url"."""
+    return f"[{n}] {title} {url}".rstrip()
 
 
 def article_url(settings, doc_id: str) -> str:
@@ -64,12 +67,6 @@ class Answer:
         return {"question": self.question, "answer": self.answer,
                 "citations": [c.to_dict() for c in self.citations], "refused": self.refused,
                 "confidence": self.confidence, "latency_ms": round(self.latency_ms, 1)}
-
-
-class Answerer(Protocol):
-    """Turns retrieved passages into an answer. LLM backends implement the same call."""
-
-    def answer(self, question: str, retrievals: list[Retrieval], notes: list[str]) -> Answer: ...
 
 
 def refusal(question: str, meta: bool = False, confidence: float = 0.0) -> Answer:

@@ -68,9 +68,10 @@ class Bot:
         if history and history[-1].strip() == text.strip():
             history = history[:-1]
         history = history[-MAX_HISTORY:]
+        injection = looks_like_injection(text)
         llm_ok = self.llm is not None
         queries = [standalone(q, history) for q in split_questions(text)]
-        if llm_ok and history and not looks_like_injection(text):
+        if llm_ok and history and not injection:
             try:
                 queries = split_questions(self.llm.condense(text, history))
             except LLMError as exc:
@@ -82,7 +83,7 @@ class Bot:
         streamed = False  # whether the answer's text has gone out as deltas already
         if notice:
             yield {"type": "delta", "text": f"（{notice}）\n\n"}
-        if looks_like_injection(text):
+        if injection:
             ans = refusal(question, meta=True)
         elif not on_topic(query):
             ans = refusal(question)

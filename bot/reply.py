@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bot.answer import DISCLAIMER
+from bot.answer import DISCLAIMER, source_line
 from bot.normalize import for_matching
 from bot.questions import BadQuestion, check, question_parts
 
@@ -202,7 +202,7 @@ def compose(bot, message: str, tone: str = "正式", sources: bool = True) -> Re
     parts.append("以上供参考，不构成法律意见，具体以工信部或当地通信管理局的要求为准。如需进一步协助，欢迎随时联系。")
     citations = sorted(registry.values(), key=lambda c: c["n"])
     if sources and citations:
-        parts.append("参考来源：\n" + "\n".join(f"[{c['n']}] {c['title']} {c['url']}".rstrip() for c in citations))
+        parts.append("参考来源：\n" + "\n".join(source_line(c["n"], c["title"], c["url"]) for c in citations))
     reply_text = "\n\n".join(parts)
     if not sources:
         reply_text = _LOCAL.sub("", reply_text)
@@ -247,7 +247,7 @@ def answer_rows(bot, questions: list[str | None], progress=None) -> list[dict]:
                 raise BadQuestion("空行：没有问题")
             ans = bot.ask(q)
             row.update(answer=ans.answer, refused=str(ans.refused).lower(), confidence=f"{ans.confidence:.2f}",
-                       sources="\n".join(f"[{c.n}] {c.title} {c.url}".rstrip() for c in ans.citations))
+                       sources="\n".join(source_line(c.n, c.title, c.url) for c in ans.citations))
         except BadQuestion as exc:
             row["error"] = str(exc)
         except Exception as exc:  # one bad row never stops the batch

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from bot.questions import BadQuestion
 from bot.settings import Settings, get_settings
-from bot.ui import build_ui, theme
+from bot.answer import source_line
+from bot.ui import build_ui, message_text, theme
 
 log = logging.getLogger("bot.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -113,14 +114,6 @@ class CompletionBody(BaseModel):
     stream: bool = False
 
 
-def _text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
 def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -128,7 +121,7 @@ def _sse(event: str, data: dict) -> str:
 def footnotes(citations: list[dict]) -> str:
     if not citations:
         return ""
-    lines = [f"[{c['n']}] {c['title']} {c['url']}".rstrip() for c in citations]
+    lines = [source_line(c["n"], c["title"], c["url"]) for c in citations]
     return "\n\n来源：\n" + "\n".join(lines)
 
 
@@ -224,7 +217,7 @@ def create_app(settings: Settings | None = None, background: bool = True) -> Fas
             if not auth.startswith("Bearer ") or auth[7:].strip() not in keys:
                 return JSONResponse({"error": {"message": "API key 无效。", "type": "invalid_request_error"}},
                                     status_code=401)
-        users = [_text(m.content) for m in body.messages if m.role == "user"]
+        users = [message_text(m.content) for m in body.messages if m.role == "user"]
         if not users:
             return JSONResponse({"error": {"message": "messages 中没有用户提问。", "type": "invalid_request_error"}},
                                 status_code=400)
