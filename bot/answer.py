@@ -10,6 +10,7 @@ import numpy as np
 from bot.chunk import Chunk, split_sentences
 from bot.lexicon import tokenize
 from bot.normalize import compact
+from bot.questions import answer_cues, focus_of
 from bot.retrieve import KnowledgeBase, Retrieval
 
 DISCLAIMER = "以上内容整理自知识库文章，仅供参考，不构成法律意见；具体以工信部或当地通信管理局的要求为准。"
@@ -23,6 +24,8 @@ PRICE_NOTE = "关于费用：知识库没有收录办理价格，费用因业务
 DURATION_NOTE = "关于时长：法定审查期限之外，实际办理时间因地区、材料准备和补正情况而异，知识库无法给出确定天数，请以当地通信管理局或顾问的答复为准。"
 ENGLISH_NOTE = "（知识库为中文资料，以下为相关原文摘录。）"
 _BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
+# A list item's marker ("- ", "1. ", "（2）"), not a number the sentence starts with ("60日是…").
+_LIST_MARK = re.compile(r"^(?:\s*(?:[-*•]|\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[)）]))+\s*")
 
 
 def source_line(n: int, title: str, url: str) -> str:
@@ -88,7 +91,7 @@ def candidate_sentences(text: str) -> list[str]:
     """The sentences of a chunk that can stand alone in an answer, in order."""
     out = []
     for sent in split_sentences(text):
-        plain = re.sub(r"^[-*•\d.、\s]+", "", sent)
+        plain = _LIST_MARK.sub("", sent)
         if len(re.findall(r"[\u4e00-\u9fff]", plain)) < 8 or _BOILERPLATE.search(plain):
             continue
         if plain.endswith(("：", ":", "？", "?")):
@@ -109,13 +112,14 @@ class ExtractiveAnswerer:
 
     def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 12,
                  chunks_per_question: int = 8, cutoff: float = 0.35, lex_share: float = 0.45,
-                 local_share: float = 0.5) -> None:
+                 local_share: float = 0.5, cue_bonus: float = 0.35) -> None:
         self.kb = kb
         self.per_question, self.max_sentences = per_question, max_sentences
         self.chunks_per_question = chunks_per_question
         self.cutoff = cutoff  # stop once a sentence scores below this share of the best one
         self.lex_share = lex_share  # term overlap vs embedding similarity in a sentence's score
         self.local_share = local_share  # how much a term's rarity among the candidates counts
+        self.cue_bonus = cue_bonus  # for a sentence of the kind the question asks for (a time, an amount …)
 
     def _candidates(self, retrievals: list[Retrieval]) -> list[_Candidate]:
         out: list[_Candidate] = []
@@ -130,6 +134,8 @@ class ExtractiveAnswerer:
         similarity, each normalised within the candidates) and add terms not yet covered."""
         vectors = self.kb.sentence_vectors([c.text for c in cands]) if cands else {}
         chosen: list[_Candidate] = []
+        # Several questions share the answer's length, but each gets at least a few sentences.
+        per_group = min(self.per_question, max(3, self.max_sentences // max(1, len(retrievals))))
         for g, r in enumerate(retrievals):
             own, focus = set(r.tokens), set(r.focus)
             # What a follow-up asks now counts more than the earlier turns it is read with.
@@ -153,12 +159,16 @@ class ExtractiveAnswerer:
             ls = self.lex_share
             base = {id(c): ls * lex[id(c)] / lmax + (1 - ls) * (sim[id(c)] - smin) / (smax - smin + 1e-6)
                     + 0.05 / (1 + c.rank) for c in pool}
+            cues = answer_cues(r.query)
+            if cues:
+                for c in pool:
+                    base[id(c)] += self.cue_bonus * any(p.search(c.text) for p in cues)
             # A sentence sharing no word with the question must at least be close to it in meaning.
             pool = [c for c in pool if lex[id(c)] > 0 or (sim[id(c)] - smin) / (smax - smin + 1e-6) > 0.7]
             covered: set[str] = set()
             picked: list[_Candidate] = []
             first = 0.0
-            while pool and len(picked) < self.per_question:
+            while pool and len(picked) < per_group:
                 def gain(c: _Candidate) -> float:
                     new = sum(weights[t] for t in own if t in weights and t in c.tokens and t not in covered)
                     return base[id(c)] + 0.35 * new / own_total
@@ -174,7 +184,7 @@ class ExtractiveAnswerer:
                 picked.append(best)
                 covered |= best.tokens
             chosen += picked
-        return chosen[: self.max_sentences]
+        return chosen[: max(self.max_sentences, 3 * len(retrievals))]
 
     def answer(self, question: str, retrievals: list[Retrieval], notes: list[str]) -> Answer:
         chosen = self._select(retrievals, self._candidates(retrievals))
@@ -193,12 +203,23 @@ class ExtractiveAnswerer:
                                           c.chunk.text))
             return f"{c.text}[{numbers[cid]}]"
 
-        lead, rest = chosen[0], chosen[1:]
-        # Points read better in the order the article gives them.
-        rest.sort(key=lambda c: (c.group, c.rank, c.order))
-        parts = [cite(lead)]
-        if rest:
-            parts.append("要点：\n" + "\n".join(f"- {cite(c)}" for c in rest))
+        groups: dict[int, list[_Candidate]] = {}
+        for c in chosen:  # in pick order: each group's best sentence first
+            groups.setdefault(c.group, []).append(c)
+        parts: list[str] = []
+        for g, picks in groups.items():
+            lead, rest = picks[0], picks[1:]
+            # Points read better in the order the article gives them.
+            rest.sort(key=lambda c: (c.rank, c.order))
+            if len(groups) > 1:
+                # A message with several questions is answered one question at a time, under its own words.
+                asked = focus_of(retrievals[g].query).strip()
+                heading = f"【{asked[:40]}{'…' if len(asked) > 40 else ''}】\n"
+                parts.append(heading + "\n".join([cite(lead)] + [f"- {cite(c)}" for c in rest]))
+            else:
+                parts.append(cite(lead))
+                if rest:
+                    parts.append("要点：\n" + "\n".join(f"- {cite(c)}" for c in rest))
         parts += notes
         parts.append(DISCLAIMER)
         return Answer(question=question, answer="\n\n".join(parts), citations=citations,

@@ -14,7 +14,7 @@ from bot.chunk import Chunk, chunk_document
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.ingest import Document, IngestError, Skipped, discover, load
 from bot.settings import Settings
-from bot.store import Manifest, build_bm25, load_chunks, save_chunks, vector_store
+from bot.store import Manifest, bm25_current, build_bm25, load_chunks, save_chunks, vector_store
 
 ADD_BATCH = 64
 
@@ -49,8 +49,8 @@ class IndexReport:
 
 
 def index_ready(settings: Settings) -> bool:
-    return (Manifest.load(settings.index_dir) is not None
-            and (settings.index_dir / "bm25" / "chunk_ids.json").exists())
+    # A dictionary change leaves the vectors valid but the BM25 tokens stale: the (cheap) build redoes BM25.
+    return Manifest.load(settings.index_dir) is not None and bm25_current(settings.index_dir)
 
 
 def build_index(settings: Settings, extra_paths: list[Path] | None = None,

@@ -24,6 +24,8 @@ DOMAIN_WORDS = [
     "电子商务", "经营类电子商务", "跨地区", "跨省", "省内", "有效期", "违法所得", "电信条例",
     "分类目录", "信息服务业务", "仅限互联网信息服务", "不含互联网信息服务", "国际专线", "跨境",
     "试点", "负面清单", "技术评测", "备案号", "网约车", "直播", "营业执照", "法定代表人",
+    "云计算", "云服务", "云存储", "云主机", "云服务器", "记录备份", "电子公告", "限期改正", "冒用", "超范围",
+    "终止经营", "善后", "分发平台",
 ]
 
 _DOMAIN_SET = {w.lower() for w in DOMAIN_WORDS}
@@ -107,6 +109,40 @@ SYNONYMS: dict[str, list[str]] = {
     "批下来": ["审查", "日内", "审批"],
     "拿证": ["审查", "日内"],
     "审批": ["审查", "日内"],
+    "挂": ["冒用", "出借"],
+    "挂靠": ["冒用", "出借"],
+    "借用": ["冒用", "出借"],
+    "套用": ["冒用", "出借"],
+    "dns": ["域名解析"],
+    "解析": ["域名解析"],
+    "云计算": ["互联网数据中心"],
+    "云服务": ["云计算", "互联网数据中心"],
+    "云存储": ["云计算", "互联网数据中心"],
+    "云主机": ["云计算", "互联网数据中心"],
+    "云服务器": ["云计算", "互联网数据中心"],
+    # Giving up the business: the articles speak of 注销 and 终止经营.
+    "不干了": ["注销", "终止经营"],
+    "不做了": ["注销", "终止经营"],
+    "不想做": ["注销", "终止经营"],
+    "不打算干": ["注销", "终止经营"],
+    "不打算做": ["注销", "终止经营"],
+    "不经营": ["注销", "终止经营"],
+    "关门": ["注销", "终止经营"],
+    "停业": ["注销", "终止经营"],
+    "歇业": ["注销", "终止经营"],
+    "保留": ["保存", "记录备份"],
+    "留存": ["保存", "记录备份"],
+    "日志": ["记录", "记录备份"],
+    "论坛": ["电子公告"],
+    "bbs": ["电子公告"],
+    "发帖": ["电子公告"],
+    "位置": ["底部", "标明"],
+    "没备": ["未备案", "逾期"],
+    "没备案": ["未备案", "逾期"],
+    "不备案": ["未备案", "逾期"],
+    "渠道": ["接入服务提供者", "分发平台"],
+    "咋样": ["后果", "处罚"],
+    "咋办": ["后果", "处罚"],
     # English questions: map to the corpus's Chinese terms (the dense model handles the rest).
     "license": ["许可证"], "licence": ["许可证"], "permit": ["许可证"],
     "valid": ["有效期"], "validity": ["有效期"], "expire": ["有效期", "延续"], "renew": ["延续"],
@@ -119,18 +155,31 @@ SYNONYMS: dict[str, list[str]] = {
     "data": ["数据"], "center": ["互联网数据中心"], "centre": ["互联网数据中心"], "shanghai": ["上海"],
     "beijing": ["北京"], "hainan": ["海南"], "shenzhen": ["深圳"], "lingang": ["临港新片区"], "approval": ["批复", "审批"],
     "registered": ["注册资本"], "renewal": ["延续"], "change": ["变更"], "report": ["年报"],
+    "days": ["日内"], "review": ["审查"], "basic": ["基础电信业务"], "cloud": ["云计算"],
 }
 
 # Any of these in a question marks it as about this domain (checked on normalised text).
+# Words that place a question in this domain. Strong ones are telecom-specific; weak ones ("许可", "证",
+# "备案" …) also belong to other licences, so they count only when no other field is named.
 DOMAIN_MARKERS = [
-    "许可", "证", "资质", "备案", "电信", "icp", "edi", "idc", "cdn", "isp", "sp", "vpn", "小程序", "app",
-    "网站", "码号", "号码", "短信", "106", "95", "400", "呼叫中心", "外资", "外商", "股比", "年报", "年检",
-    "通信管理局", "管局", "工信部", "注册资本", "注册资金", "经营性", "出版", "直播", "电商", "平台",
-    "互联网", "数据中心", "云", "域名", "接入", "专线", "续期", "延续", "变更", "注销", "处罚", "罚",
-    "不良名单", "失信", "地网", "驻地网", "托管", "多方通信", "存储转发", "b1", "b2", "分类目录",
-    "licen", "telecom", "permit", "filing", "mini program", "miit", "foreign", "ownership", "e-commerce",
-    "ecommerce", "value-added", "data center", "data centre", "registered capital", "annual report",
+    "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "小程序", "app", "网站", "互联网", "码号", "短信", "106",
+    "呼叫中心", "股比", "通信管理局", "管局", "工信部", "经营性", "网络出版", "数据中心", "云计算", "云服务", "域名",
+    "接入", "专线", "不良名单", "失信名单", "地网", "驻地网", "网络托管", "多方通信", "存储转发", "b1", "b2",
+    "分类目录", "快应用", "直播", "电商", "在线",
+    "telecom", "miit", "value-added", "data center", "data centre", "mini program", "website", "internet",
 ]
+WEAK_MARKERS = [
+    "许可", "证", "资质", "备案", "号码", "95", "400", "外资", "外商", "年报", "年检", "注册资本", "注册资金",
+    "出版", "平台", "云", "续期", "延续", "变更", "注销", "处罚", "罚", "失信", "论坛", "bbs", "发帖", "帖子",
+    "留言", "服务器", "ip",
+    "licen", "permit", "filing", "foreign", "ownership", "e-commerce", "ecommerce", "registered capital",
+    "annual report",
+]
+# Other fields whose licences and filings share the weak words.
+OTHER_FIELDS = re.compile(
+    r"签证|居留|工作许可|护照|户口|落户|食品|药品|医疗器械|卫生许可|排污|消防|建筑|施工|道路运输|危险化学品|烟草|酒类"
+    r"|专利|商标|版权登记|著作权登记|税|发票|社保|公积金|劳动合同|驾驶|驾照|房产|不动产|签字|visa|patent|trademark|tax"
+)
 
 # Attempts to read or change the bot's instructions, or to use it as a general chatbot.
 INJECTION = re.compile(
@@ -158,6 +207,14 @@ def _jieba():
     for w in [*DOMAIN_WORDS, *(k for k in SYNONYMS if len(k) > 1)]:
         tk.add_word(w.lower(), freq=20000)
     return tk
+
+
+def fingerprint() -> str:
+    """Changes whenever the dictionary does, so a BM25 index tokenised with an older one is rebuilt."""
+    import hashlib
+
+    words = sorted({*DOMAIN_WORDS, *(k for k in SYNONYMS if len(k) > 1)})
+    return hashlib.sha256("\n".join(words).encode()).hexdigest()[:16]
 
 
 def tokenize(text: str) -> list[str]:
@@ -202,7 +259,9 @@ def expand(tokens: list[str]) -> list[str]:
 
 def on_topic(text: str) -> bool:
     norm = for_matching(text)
-    return any(m in norm for m in DOMAIN_MARKERS)
+    if any(m in norm for m in DOMAIN_MARKERS):
+        return True
+    return any(m in norm for m in WEAK_MARKERS) and not OTHER_FIELDS.search(norm)
 
 
 def looks_like_injection(text: str) -> bool:

@@ -118,6 +118,11 @@ def standalone(question: str, turns: list[str] | None) -> str:
     return context + FOLLOW_UP.format(q)
 
 
+def unwrap(query: str) -> str:
+    """A rewritten follow-up as plain text, so the marker's own words ("追问") are never searched for."""
+    return _FOCUS.sub(lambda m: "。" + m.group(1), query)
+
+
 def focus_of(query: str) -> str:
     """The part of a rewritten follow-up the user actually asked now."""
     m = _FOCUS.search(query)
@@ -130,3 +135,31 @@ def asks_price(text: str) -> bool:
 
 def asks_duration(text: str) -> bool:
     return bool(re.search(r"多久|多长时间|周期|最快|几天|加急|时长|how long", for_matching(text)))
+
+
+# What kind of statement answers a question: a time, an amount, a rule, a consequence, a place, a list.
+# Among sentences that share the question's terms, those of the asked-for kind rank higher.
+_NUM = r"[\d一二三四五六七八九十两百]"
+_ANSWER_KINDS = [
+    (r"什么时候|何时|啥时候|多久|多长时间|几天|几个月|哪天|截止|期限|时限|有效期|提前|when|how long|deadline",
+     rf"{_NUM}+\s*个?(?:工作日|日|天|月|年|季度)|日前|之日起|届满前|以前|期间"),
+    (r"多少|最低|最高|几[家个年倍种类]|比例|上限|下限|how much|how many|percent",
+     rf"\d+(?:\.\d+)?\s*(?:%|万|亿|倍|元|家|个|年|日)|百分之|{_NUM}+(?:万|倍|家|种|类)"),
+    (r"能不能|能否|可不可以|可否|允许|还能|能直接|[能可]以?.{0,12}[吗么嘛]|要不要|需不需要|需要.{0,12}[吗么嘛]|是不是|是否|必须|行不行|行吗|可行"
+     r"|\bcan\b|allowed|\bneed",
+     r"不得|禁止|不能|不可|不予|不需|无需|应当|必须|须|可以|允许|未经|超范围|违法|属于|不属于"),
+    (r"罚|后果|会怎样|会怎么样|咋样|怎么办|咋办|会如何|被查|查到|风险|责任|penalt|happen",
+     r"罚款|责令|吊销|关闭|下架|关停|处置|列入|没收|停业|警告|追究|撤销|不予"),
+    (r"哪里|去哪|哪儿|哪个部门|找谁|向谁|哪个系统|哪个网站|在哪|where|\bwho\b",
+     r"通信管理局|工业和信息化部|工信部|系统|平台|miit|部门|机关"),
+    (r"哪些|什么材料|哪几|有什么要求|条件|包括什么|which",
+     r"、.+、|包括|以下|如下"),
+]
+_ANSWER_KINDS = [(re.compile(a), re.compile(s)) for a, s in _ANSWER_KINDS]
+
+
+def answer_cues(query: str) -> list[re.Pattern]:
+    """Patterns a sentence answering this (sub-)question is likely to match; for a follow-up read in
+    context, only what was asked now counts."""
+    asked = for_matching(focus_of(query))
+    return [sentence for question, sentence in _ANSWER_KINDS if question.search(asked)]

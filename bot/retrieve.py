@@ -12,7 +12,7 @@ import numpy as np
 from bot.chunk import Chunk
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.lexicon import expand, synonyms_for, tokenize
-from bot.questions import focus_of
+from bot.questions import focus_of, unwrap
 from bot.settings import Settings
 from bot.store import load_bm25, load_chunks, vector_store
 
@@ -105,7 +105,7 @@ class Retriever:
 
     def search(self, query: str, k: int = 5) -> Retrieval:
         started = time.perf_counter()
-        tokens = tokenize(query)
+        tokens = tokenize(unwrap(query))
         synonyms = synonyms_for(tokens)
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
         focus = focus_of(query)

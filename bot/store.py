@@ -88,13 +88,22 @@ def build_bm25(index_dir: Path, chunks: list[Chunk]) -> None:
     """Rebuild the BM25 index over all chunks (cheap: milliseconds per thousand chunks)."""
     import bm25s
 
-    from bot.lexicon import tokenize
+    from bot.lexicon import fingerprint, tokenize
 
     retriever = bm25s.BM25()
     corpus = [tokenize(c.embed_text) or ["∅"] for c in chunks] or [["∅"]]
     retriever.index(corpus, show_progress=False)
     retriever.save(str(index_dir / "bm25"))
     _atomic_write(index_dir / "bm25" / "chunk_ids.json", json.dumps([c.chunk_id for c in chunks]))
+    _atomic_write(index_dir / "bm25" / "lexicon.txt", fingerprint())
+
+
+def bm25_current(index_dir: Path) -> bool:
+    """Whether the BM25 index exists and was tokenised with today's dictionary."""
+    from bot.lexicon import fingerprint
+
+    path = index_dir / "bm25" / "lexicon.txt"
+    return (index_dir / "bm25" / "chunk_ids.json").exists() and path.exists() and path.read_text().strip() == fingerprint()
 
 
 def load_bm25(index_dir: Path):
