@@ -102,6 +102,10 @@ def candidate_sentences(text: str) -> list[str]:
     return out
 
 
+PARAPHRASE = 0.975  # e5 cosine above which two sentences are near restatements
+_FIGURES = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?")
+
+
 def _bigrams(s: str) -> set[str]:
     s = compact(s)
     return {s[i : i + 2] for i in range(len(s) - 1)}
@@ -110,7 +114,7 @@ def _bigrams(s: str) -> set[str]:
 class ExtractiveAnswerer:
     """Picks the sentences that cover the question's terms best, drops repeats, cites each one."""
 
-    def __init__(self, kb: KnowledgeBase, per_question: int = 6, max_sentences: int = 12,
+    def __init__(self, kb: KnowledgeBase, per_question: int = 8, max_sentences: int = 16,
                  chunks_per_question: int = 8, cutoff: float = 0.35, lex_share: float = 0.45,
                  local_share: float = 0.5, cue_bonus: float = 0.35) -> None:
         self.kb = kb
@@ -177,14 +181,24 @@ class ExtractiveAnswerer:
                 pool.remove(best)
                 if picked and base[id(best)] < self.cutoff * first:
                     break
-                if any(len(_bigrams(best.text) & _bigrams(p.text)) / max(1, len(_bigrams(best.text) | _bigrams(p.text))) > 0.5
-                       for p in chosen + picked):
+                if any(self._repeats(best.text, p.text, vectors) for p in chosen + picked):
                     continue
                 first = first or base[id(best)]
                 picked.append(best)
                 covered |= best.tokens
             chosen += picked
         return chosen[: max(self.max_sentences, 3 * len(retrievals))]
+
+    @staticmethod
+    def _repeats(text: str, other: str, vectors: dict) -> bool:
+        """Whether a sentence says what an already chosen one says: mostly the same characters, or a
+        paraphrase (nearly the same meaning) that brings no figure or code of its own."""
+        a, b = _bigrams(text), _bigrams(other)
+        if len(a & b) / max(1, len(a | b)) > 0.5:
+            return True
+        if float(np.dot(vectors[text], vectors[other])) < PARAPHRASE:
+            return False
+        return not set(_FIGURES.findall(text)) - set(_FIGURES.findall(other))
 
     def answer(self, question: str, retrievals: list[Retrieval], notes: list[str]) -> Answer:
         chosen = self._select(retrievals, self._candidates(retrievals))

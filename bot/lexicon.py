@@ -25,7 +25,7 @@ DOMAIN_WORDS = [
     "分类目录", "信息服务业务", "仅限互联网信息服务", "不含互联网信息服务", "国际专线", "跨境",
     "试点", "负面清单", "技术评测", "备案号", "网约车", "直播", "营业执照", "法定代表人",
     "云计算", "云服务", "云存储", "云主机", "云服务器", "记录备份", "电子公告", "限期改正", "冒用", "超范围",
-    "终止经营", "善后", "分发平台",
+    "终止经营", "善后", "分发平台", "有偿使用", "码号资源占用费", "占用费",
 ]
 
 _DOMAIN_SET = {w.lower() for w in DOMAIN_WORDS}
@@ -58,7 +58,7 @@ SYNONYMS: dict[str, list[str]] = {
     "收钱": ["经营性", "有偿"],
     "付费": ["经营性", "有偿"],
     "不收钱": ["非经营性", "无偿"],
-    "免费": ["非经营性", "无偿"],
+    "免费": ["非经营性", "无偿", "有偿使用"],
     "罚": ["处罚", "罚款"],
     "查到": ["处罚", "罚款"],
     "被查": ["处罚", "罚款"],
@@ -109,6 +109,34 @@ SYNONYMS: dict[str, list[str]] = {
     "批下来": ["审查", "日内", "审批"],
     "拿证": ["审查", "日内"],
     "审批": ["审查", "日内"],
+    # Fields that need another authority's consent first (292号第五条: 前置审批).
+    "医疗": ["医疗保健", "前置审批"],
+    "问诊": ["医疗保健", "前置审批"],
+    "卖药": ["药品", "前置审批"],
+    "药品": ["药品", "前置审批"],
+    "新闻": ["新闻", "前置审批"],
+    "教育": ["教育", "前置审批"],
+    "别的审批": ["前置审批", "审核同意"],
+    "其他审批": ["前置审批", "审核同意"],
+    "先审批": ["前置审批", "审核同意"],
+    "卖": ["租售", "经营"],
+    "忘了报": ["未按规定", "限期", "不良名单"],
+    "没报": ["未按规定", "限期", "不良名单"],
+    "漏报": ["未按规定", "限期", "不良名单"],
+    "上市": ["境外上市", "审查同意"],
+    "港股": ["境外上市", "审查同意"],
+    "美股": ["境外上市", "审查同意"],
+    "注册公司": ["市场主体登记"],
+    "公司注册": ["市场主体登记"],
+    "注册下来": ["市场主体登记"],
+    "找不到": ["新型电信业务", "未列出"],
+    "新业务": ["新型电信业务", "未列出"],
+    "顺手": ["超范围", "业务种类"],
+    "转让": ["转让", "冒用"],
+    "谁有资格": ["中国电信", "中国移动", "中国联通"],
+    "私自": ["擅自", "未经"],
+    "没申请": ["擅自", "未经"],
+    "没去申请": ["擅自", "未经"],
     "挂": ["冒用", "出借"],
     "挂靠": ["冒用", "出借"],
     "借用": ["冒用", "出借"],
@@ -165,7 +193,8 @@ DOMAIN_MARKERS = [
     "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "小程序", "app", "网站", "互联网", "码号", "短信", "106",
     "呼叫中心", "股比", "通信管理局", "管局", "工信部", "经营性", "网络出版", "数据中心", "云计算", "云服务", "域名",
     "接入", "专线", "不良名单", "失信名单", "地网", "驻地网", "网络托管", "多方通信", "存储转发", "b1", "b2",
-    "分类目录", "快应用", "直播", "电商", "在线",
+    "分类目录", "快应用", "直播", "电商", "在线", "国际长途", "长途", "线路", "话音", "语音", "通话", "运营商",
+    "基站", "带宽", "机房",
     "telecom", "miit", "value-added", "data center", "data centre", "mini program", "website", "internet",
 ]
 WEAK_MARKERS = [
@@ -177,9 +206,19 @@ WEAK_MARKERS = [
 ]
 # Other fields whose licences and filings share the weak words.
 OTHER_FIELDS = re.compile(
-    r"签证|居留|工作许可|护照|户口|落户|食品|药品|医疗器械|卫生许可|排污|消防|建筑|施工|道路运输|危险化学品|烟草|酒类"
-    r"|专利|商标|版权登记|著作权登记|税|发票|社保|公积金|劳动合同|驾驶|驾照|房产|不动产|签字|visa|patent|trademark|tax"
+    r"签证|居留|工作许可|护照|户口|落户|食品(?:经营|生产)?许可|药品(?:经营|生产)许可|医疗器械"
+    r"|卫生许可|排污|消防|建筑|施工|道路运输|危险化学品|烟草|酒类|出版物经营许可|进出口|网络文化经营许可|文网文"
+    r"|域名.{0,10}(?:多少钱|价格|涨价)"
+    r"|专利|商标|版权登记|著作权|软著|高新技术企业|高企|税|发票|社保|公积金|劳动合同|驾驶|驾照|房产|不动产"
+    r"|银行账户|银行开户|对公账户|visa|patent|trademark|copyright|tax"
 )
+# Words that name this domain's own licences and rules: with one of these a question is ours even when it
+# also mentions another field ("医疗类网站办ICP证前要先拿什么批文").
+LICENCE_MARKERS = [
+    "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "码号", "106", "呼叫中心", "股比", "通信管理局", "管局",
+    "工信部", "经营性", "网络出版", "互联网信息服务", "数据中心", "专线", "不良名单", "失信名单", "驻地网",
+    "网络托管", "多方通信", "存储转发", "分类目录", "icp备案", "app备案", "小程序备案", "telecom", "miit", "value-added",
+]
 
 # Attempts to read or change the bot's instructions, or to use it as a general chatbot.
 INJECTION = re.compile(
@@ -259,9 +298,11 @@ def expand(tokens: list[str]) -> list[str]:
 
 def on_topic(text: str) -> bool:
     norm = for_matching(text)
-    if any(m in norm for m in DOMAIN_MARKERS):
+    if any(m in norm for m in LICENCE_MARKERS) or re.search(r"\bb[12]\d\b", norm):
         return True
-    return any(m in norm for m in WEAK_MARKERS) and not OTHER_FIELDS.search(norm)
+    if OTHER_FIELDS.search(norm):
+        return False
+    return any(m in norm for m in DOMAIN_MARKERS + WEAK_MARKERS)
 
 
 def looks_like_injection(text: str) -> bool:

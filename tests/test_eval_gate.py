@@ -7,12 +7,14 @@ import subprocess
 import sys
 import os
 
+import pytest
+
 from bot.evaluate import evaluate, load_questions
 from tests.conftest import ROOT, SHARED
 
 DEV = SHARED / "eval" / "dev.jsonl"
 # Set from the measured numbers (results/eval-dev.md), with a little room; none below 0.8.
-GATE = {"fact_coverage": 0.9, "citation_support": 0.95, "refusal_accuracy": 1.0, "recall_at_5": 0.8}
+GATE = {"fact_coverage": 0.93, "citation_support": 0.95, "refusal_accuracy": 1.0, "recall_at_5": 0.8}
 MAX_FALSE_REFUSALS = 0.05
 
 
@@ -23,6 +25,22 @@ def test_dev_set_meets_the_gate(bot):
                 if q["missing"] or q["unsupported"] or q["refused"] == q["answerable"]]
     assert not failing, (failing, readable)
     assert report["false_refusals"] <= MAX_FALSE_REFUSALS, readable
+
+
+# The bar the issue sets for questions outside the dev set. eval/heldout*.jsonl were written independently
+# of the corpus and the bot; each was first measured unseen (results/tuning.md), later ones tuned on too.
+BAR = {"fact_coverage": 0.85, "citation_support": 0.9, "refusal_accuracy": 0.8}
+MAX_FALSE_REFUSALS_UNSEEN = 0.1
+
+
+@pytest.mark.parametrize("qa", sorted((ROOT / "eval").glob("heldout*.jsonl")), ids=lambda p: p.stem)
+def test_written_question_sets_meet_the_bar(bot, qa):
+    report = evaluate(bot, load_questions(qa), "hybrid")
+    failing = {k: report[k] for k, floor in BAR.items() if report[k] < floor}
+    readable = [(q["id"], q["missing"], q["refused"]) for q in report["questions"]
+                if q["missing"] or q["refused"] == q["answerable"]]
+    assert not failing, (failing, readable)
+    assert report["false_refusals"] <= MAX_FALSE_REFUSALS_UNSEEN, readable
 
 
 def test_eval_cli_json_contract(bot, corpus_settings, tmp_path):

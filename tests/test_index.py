@@ -140,3 +140,18 @@ def test_sentence_transformers_backend(small_settings):
     assert len(emb.embed_query("hello")) == 384
     hits = Retriever(KnowledgeBase(settings), "dense").search("When must the annual report be filed?", k=3).hits
     assert hits[0].chunk.doc_id == "e2"
+
+
+def test_dictionary_change_rebuilds_bm25(small_settings, monkeypatch):
+    """Vectors survive a dictionary change, but BM25 tokens do not: the index is no longer 'ready' and the
+    next build redoes BM25 without embedding anything."""
+    from bot import lexicon
+    from bot.index import index_ready
+
+    write_article(small_settings.corpus_dir, "k1", "有效期与延续", A)
+    build_index(small_settings, show_progress=False)
+    assert index_ready(small_settings)
+    monkeypatch.setattr(lexicon, "DOMAIN_WORDS", [*lexicon.DOMAIN_WORDS, "一个新词"])
+    assert not index_ready(small_settings)
+    report = build_index(small_settings, show_progress=False)
+    assert report.embedded == 0 and report.unchanged == 1 and index_ready(small_settings)
