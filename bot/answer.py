@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.chunk import Chunk, split_sentences
-from bot.lexicon import tokenize
+from bot.lexicon import SYNONYMS, tokenize
 from bot.normalize import compact
 from bot.questions import answer_cues, focus_of
 from bot.retrieve import KnowledgeBase, Retrieval
@@ -152,7 +152,9 @@ class ExtractiveAnswerer:
             local = {t: math.log(1 + n / max(1, sum(t in c.tokens for c in pool))) / math.log(1 + n)
                      for t in r.expanded} if n > 1 else {t: 1.0 for t in r.expanded}
             weights = {t: self.kb.term_weight(t) * (self.local_share * local[t] + 1 - self.local_share)
-                       * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4) for t in r.expanded}
+                       * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4)
+                       # A bare number is usually the asker's own fact ("3个人", "12月"), not a term to match.
+                       * (0.3 if t.isdigit() and t not in SYNONYMS else 1.0) for t in r.expanded}
             own_total = sum(weights[t] for t in own if t in weights) or 1.0
             qvec = r.query_vector if r.query_vector is not None else self.kb.query_vector(r.query)
             lex = {id(c): sum(w for t, w in weights.items() if t in c.tokens) * (0.85 if len(c.text) > 160 else 1.0)

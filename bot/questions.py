@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.lexicon import PRICE
 from bot.normalize import clean, for_matching
 
 
@@ -131,8 +132,7 @@ def focus_of(query: str) -> str:
 
 def asks_price(text: str) -> bool:
     # "免费用" (free to use) asks about a rule, not about our fees.
-    text = for_matching(text).replace("免费", "")
-    return bool(re.search(r"多少钱|费用|价格|收费|报价|价钱|便宜|省钱|花多少|cost|price|fee", text))
+    return bool(PRICE.search(for_matching(text).replace("免费", "")))
 
 
 def asks_duration(text: str) -> bool:
