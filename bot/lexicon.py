@@ -456,7 +456,7 @@ def fingerprint() -> str:
     import hashlib
 
     words = sorted({*DOMAIN_WORDS, *(k for k in SYNONYMS if len(k) > 1)})
-    return hashlib.sha256("\n".join(words).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([*words, "|", *sorted(STOPWORDS)]).encode()).hexdigest()[:16]
 
 
 def tokenize(text: str) -> list[str]:

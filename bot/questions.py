@@ -142,7 +142,7 @@ def asks_duration(text: str) -> bool:
 # What kind of statement answers a question: a time, an amount, a rule, a consequence, a place, a list.
 # Among sentences that share the question's terms, those of the asked-for kind rank higher.
 _NUM = r"[\d一二三四五六七八九十两百]"
-_ANSWER_KINDS = [
+_KIND_PATTERNS = [
     (r"什么时候|何时|啥时候|多久|多长时间|几天|几个月|哪天|截止|期限|时限|有效期|提前|when|how long|deadline",
      rf"{_NUM}+\s*个?(?:工作日|日|天|月|年|季度)|日前|之日起|届满前|以前|期间"),
     (r"多少|最低|最高|几[家个年倍种类]|比例|上限|下限|how much|how many|percent",
@@ -164,7 +164,7 @@ _ANSWER_KINDS = [
     (r"哪些|什么材料|哪几|有什么要求|条件|包括什么|which",
      r"、.+、|包括|以下|如下"),
 ]
-_ANSWER_KINDS = [(re.compile(a), re.compile(s)) for a, s in _ANSWER_KINDS]
+_ANSWER_KINDS = [(re.compile(a), re.compile(s)) for a, s in _KIND_PATTERNS]
 
 
 def answer_cues(query: str) -> list[re.Pattern]:

@@ -144,7 +144,9 @@ _LOCAL = re.compile(r"\[(\d+)\]")
 def _body(answer_text: str) -> str:
     """The cited sentences of an answer, without the closing disclaimer and the list header."""
     text = answer_text.replace(DISCLAIMER, "").replace("要点：\n", "")
-    return "\n".join(line for line in text.splitlines() if line.strip()).strip()
+    # Section headings (【…】) repeat the question, which the reply already shows.
+    return "\n".join(line for line in text.splitlines()
+                     if line.strip() and not re.fullmatch(r"【.*】", line.strip())).strip()
 
 
 def compose(bot, message: str, tone: str = "正式", sources: bool = True) -> Reply:
@@ -170,6 +172,19 @@ def compose(bot, message: str, tone: str = "正式", sources: bool = True) -> Re
         return _LOCAL.sub(sub, text)
 
     max_lines = 2 if concise else 4
+    used: set[str] = set()  # sentences already quoted in an earlier section
+
+    def fresh_lines(answer_text: str) -> list[str]:
+        out = []
+        for line in _body(answer_text).splitlines():
+            key = _LOCAL.sub("", line).lstrip("- ").strip()
+            if key in used:
+                continue
+            used.add(key)
+            out.append(line)
+            if len(out) == max_lines:
+                break
+        return out
 
     answered: list[AnsweredQuestion] = []
     sections: list[str] = []
@@ -182,7 +197,7 @@ def compose(bot, message: str, tone: str = "正式", sources: bool = True) -> Re
         if ans.refused:
             body = "这一点知识库中暂无可靠资料，建议与顾问进一步沟通确认。"
         else:
-            body = renumber(ans, "\n".join(_body(ans.answer).splitlines()[:max_lines]))
+            body = renumber(ans, "\n".join(fresh_lines(ans.answer)) or _body(ans.answer).splitlines()[0])
         answered.append(AnsweredQuestion(q, ans.answer, [c.to_dict() for c in ans.citations], ans.refused))
         title = q if len(q) <= 60 else q[:58] + "…"
         heading = f"{numerals[i] if i < 10 else i + 1}、{title}" if len(questions) > 1 else f"关于您的问题：{title}"
