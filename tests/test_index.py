@@ -155,3 +155,16 @@ def test_dictionary_change_rebuilds_bm25(small_settings, monkeypatch):
     assert not index_ready(small_settings)
     report = build_index(small_settings, show_progress=False)
     assert report.embedded == 0 and report.unchanged == 1 and index_ready(small_settings)
+
+
+def test_committed_cache_covers_the_bundled_corpus(tmp_path):
+    """README promises a fresh clone embeds nothing: every chunk of corpus/ has its vector in the committed cache."""
+    import shutil
+
+    from bot.settings import get_settings
+    from tests.conftest import ROOT
+
+    cache = tmp_path / "cache.sqlite"
+    shutil.copy(ROOT / "index" / "embed_cache.sqlite", cache)
+    report = build_index(get_settings(index_dir=tmp_path / "index", embed_cache=cache), show_progress=False)
+    assert report.chunks_total > 700 and report.embedded == 0, "run `bot index` and commit index/embed_cache.sqlite"
