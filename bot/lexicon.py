@@ -59,6 +59,7 @@ SYNONYMS: dict[str, list[str]] = {
     "付费": ["经营性", "有偿"],
     "不收钱": ["非经营性", "无偿"],
     "免费": ["非经营性", "无偿", "有偿使用"],
+    "交钱": ["有偿使用", "占用费", "费用"],
     "罚": ["处罚", "罚款"],
     "查到": ["处罚", "罚款"],
     "被查": ["处罚", "罚款"],
@@ -389,7 +390,7 @@ DOMAIN_MARKERS = [
     "呼叫中心", "股比", "通信管理局", "管局", "工信部", "经营性", "网络出版", "数据中心", "云计算", "云服务", "域名",
     "接入", "专线", "不良名单", "失信名单", "地网", "驻地网", "网络托管", "多方通信", "存储转发", "b1", "b2",
     "分类目录", "快应用", "直播", "电商", "在线", "国际长途", "长途", "线路", "话音", "语音", "通话", "运营商",
-    "基站", "带宽", "机房",
+    "基站", "带宽", "机房", "超范围",
     "telecom", "miit", "value-added", "data center", "data centre", "mini program", "website", "internet",
 ]
 WEAK_MARKERS = [
@@ -405,7 +406,7 @@ OTHER_FIELDS = re.compile(
     r"|卫生许可|排污|消防|建筑|施工|道路运输|危险化学品|烟草|酒类|出版物经营许可|进出口|网络文化经营许可|文网文"
     r"|劳务派遣|人力资源服务许可|支付业务许可|支付牌照|小额贷款|办学许可|执业许可|营业性演出许可|旅行社业务经营许可"
     r"|特种设备|安全生产许可|快递业务经营许可|印刷经营许可|娱乐场所|艺术品经营|化妆品|兽药|农药|取水许可|采矿许可"
-    r"|规划许可|电影发行|报关|海关|外汇登记"
+    r"|规划许可|电影发行|报关|海关|外汇登记|市场监管局|市场监督管理局|工商局"
     r"|域名.{0,10}(?:多少钱|价格|涨价)"
     r"|专利|商标|版权登记|著作权|软著|高新技术企业|高企|税|发票|公积金|社保缴费|补缴社保|缴费基数|社保基数|劳动合同|驾驶|驾照|房产|不动产"
     r"|银行账户|银行开户|对公账户|visa|patent|trademark|copyright|tax"
@@ -502,7 +503,8 @@ def expand(tokens: list[str]) -> list[str]:
 
 def on_topic(text: str) -> bool:
     norm = for_matching(text)
-    if any(m in norm for m in LICENCE_MARKERS) or re.search(r"\bb[12]\d\b", norm):
+    # "管局" (the telecom bureau) must not match inside 市场监管局.
+    if any(m in re.sub(r"监管局|监督管理局", "", norm) for m in LICENCE_MARKERS) or re.search(r"\bb[12]\d\b", norm):
         return True
     if OTHER_FIELDS.search(norm):
         return False

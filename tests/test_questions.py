@@ -31,6 +31,8 @@ def test_follow_up_cues_come_from_what_was_asked_now():
     ("ICP证注册资本要多少", True), ("网站没备案会怎样", True), ("论坛帖子要保留多久", True),
     ("外资能占多少股比", True), ("食品经营许可证怎么办", False), ("工作签证和居留许可怎么办", False),
     ("增值税专票怎么开", False), ("专利证书多久下来", False), ("明天天气怎么样", False),
+    ("营业执照经营范围变更，去市场监管局要带什么材料", False), ("阿里云服务器一年多少钱", False),
+    ("外企连海外总部内网，合规做法是啥", True), ("超范围经营会怎么处理", True), ("管局要求补材料怎么办", True),
 ])
 def test_on_topic(text, expected):
     assert on_topic(text) is expected
@@ -39,3 +41,10 @@ def test_on_topic(text, expected):
 def test_price_questions():
     assert asks_price("办EDI证收多少钱？") and asks_price("费用大概多少")
     assert not asks_price("码号是免费用的吗？")
+
+
+def test_follow_up_with_those_is_read_in_context():
+    from bot.questions import standalone
+
+    q = standalone("已经上架的那些，最晚什么时候要备完？", ["微信小程序现在必须备案吗？"])
+    assert "小程序" in q and "什么时候要备完" in q
