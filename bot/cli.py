@@ -21,6 +21,15 @@ def _settings(ctx: typer.Context):
     return ctx.obj["settings"]
 
 
+def _read(load, what: str):
+    """Run a file reader; an unreadable or malformed file ends the command with a clear message, exit code 2."""
+    try:
+        return load()
+    except (OSError, ValueError) as exc:
+        err(f"无法读取{what}：{getattr(exc, 'strerror', None) or exc}", err=True)
+        raise typer.Exit(2)
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -150,11 +159,8 @@ def reply(
     from bot.questions import BadQuestion
     from bot.reply import compose
 
-    try:
-        message = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        err(f"无法读取 {file}：{exc.strerror or exc}", err=True)
-        raise typer.Exit(2)
+    message = _read(lambda: sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace"),
+                    f" {file}")
     bot = _bot(ctx)
     try:
         result = compose(bot, message, tone=tone, sources=not no_sources)
@@ -179,11 +185,7 @@ def batch(
     if out.suffix.lower() not in {".csv", ".xlsx", ".md"}:
         err("输出文件须为 .csv、.xlsx 或 .md", err=True)
         raise typer.Exit(2)
-    try:
-        questions = read_rows(file)
-    except (OSError, ValueError) as exc:
-        err(f"无法读取 {file}：{exc}", err=True)
-        raise typer.Exit(2)
+    questions = _read(lambda: read_rows(file), f" {file}")
     bot = _bot(ctx)
     bar = tqdm_bar(len(questions))
     rows = answer_rows(bot, questions, progress=bar.update)
@@ -211,11 +213,7 @@ def eval_cmd(
     from bot.chat import Bot
     from bot.evaluate import evaluate, load_questions, markdown_report
 
-    try:
-        questions = load_questions(qa)
-    except (OSError, ValueError) as exc:
-        err(f"无法读取问题集：{exc}", err=True)
-        raise typer.Exit(2)
+    questions = _read(lambda: load_questions(qa), "问题集")
     settings = _settings(ctx)
     modes = ["bm25", "dense", "hybrid"] if report else [retriever or settings.retriever]
     bot = Bot(settings, retriever=modes[0])

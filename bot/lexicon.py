@@ -383,24 +383,26 @@ SYNONYMS: dict[str, list[str]] = {
 }
 
 # Any of these in a question marks it as about this domain (checked on normalised text).
-# Words that place a question in this domain. Strong ones are telecom-specific; weak ones ("许可", "证",
-# "备案" …) also belong to other licences, so they count only when no other field is named.
-DOMAIN_MARKERS = [
-    "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "小程序", "app", "网站", "互联网", "码号", "短信", "106",
-    "呼叫中心", "股比", "通信管理局", "管局", "工信部", "经营性", "网络出版", "数据中心", "云计算", "云服务", "域名",
-    "接入", "专线", "不良名单", "失信名单", "地网", "驻地网", "网络托管", "多方通信", "存储转发", "b1", "b2",
-    "分类目录", "快应用", "直播", "电商", "在线", "国际长途", "长途", "线路", "话音", "语音", "通话", "运营商",
-    "基站", "带宽", "机房", "超范围",
-    "telecom", "miit", "value-added", "data center", "data centre", "mini program", "website", "internet",
+# Whether a question is this knowledge base's to answer (`on_topic`), in three tiers:
+# - LICENCE_MARKERS name this domain's own licences and rules: with one of these a question is ours even when
+#   it also mentions another field ("医疗类网站办ICP证前要先拿什么批文").
+# - TOPIC_MARKERS are words this domain's questions use that other fields share ("许可", "证", "网站", "平台");
+#   they count only when no other field is named (OTHER_FIELDS) and the question is not just asking a price.
+LICENCE_MARKERS = [
+    "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "码号", "106", "呼叫中心", "股比", "通信管理局", "管局",
+    "工信部", "经营性", "网络出版", "互联网信息服务", "数据中心", "专线", "不良名单", "失信名单", "驻地网",
+    "网络托管", "多方通信", "存储转发", "分类目录", "icp备案", "app备案", "小程序备案", "telecom", "miit", "value-added",
 ]
-WEAK_MARKERS = [
+TOPIC_MARKERS = [
+    "小程序", "app", "网站", "互联网", "短信", "云计算", "云服务", "域名", "接入", "地网", "b1", "b2", "快应用", "直播",
+    "电商", "在线", "国际长途", "长途", "线路", "话音", "语音", "通话", "运营商", "基站", "带宽", "机房", "超范围",
     "许可", "证", "资质", "备案", "号码", "95", "400", "外资", "外商", "年报", "年检", "注册资本", "注册资金",
     "出版", "平台", "云", "续期", "延续", "变更", "注销", "处罚", "罚", "失信", "论坛", "bbs", "发帖", "帖子",
     "留言", "服务器", "ip", "外企", "海外", "境外", "跨境", "内网", "外网", "翻墙", "科学上网",
-    "licen", "permit", "filing", "foreign", "ownership", "e-commerce", "ecommerce", "registered capital",
-    "annual report",
+    "data center", "data centre", "mini program", "website", "internet", "licen", "permit", "filing", "foreign",
+    "ownership", "e-commerce", "ecommerce", "registered capital", "annual report",
 ]
-# Other fields whose licences and filings share the weak words.
+# Other fields whose licences and filings share the topic words.
 OTHER_FIELDS = re.compile(
     r"签证|居留|工作许可|护照|户口|落户|食品(?:经营|生产)?许可|药品(?:经营|生产)许可|医疗器械"
     r"|卫生许可|排污|消防|建筑|施工|道路运输|危险化学品|烟草|酒类|出版物经营许可|进出口|网络文化经营许可|文网文"
@@ -411,19 +413,12 @@ OTHER_FIELDS = re.compile(
     r"|专利|商标|版权登记|著作权|软著|高新技术企业|高企|税|发票|公积金|社保缴费|补缴社保|缴费基数|社保基数|劳动合同|驾驶|驾照|房产|不动产"
     r"|银行账户|银行开户|对公账户|visa|patent|trademark|copyright|tax"
 )
-# Asking what something costs. Our own subject is licences and procedures: the price of anything else
-# (a server, a domain name) is not this knowledge base's to answer.
+# Any mention of cost: such a question gets a note that the knowledge base holds no prices.
 PRICE = re.compile(r"多少钱|费用|价格|收费|报价|价钱|便宜|省钱|花多少|优惠|涨价|cost|price|fee")
+# Asking what something costs, when nothing in the question is a licence or procedure (a server, a domain name):
+# not this knowledge base's to answer.
 _PRICE_ASKED = re.compile(r"多少钱|什么价|价格|报价|价钱|优惠|涨价|how much|price")
 _PROCEDURE = re.compile(r"证|许可|备案|资质|办理|代办|申请|审批|罚|licen|permit|filing")
-
-# Words that name this domain's own licences and rules: with one of these a question is ours even when it
-# also mentions another field ("医疗类网站办ICP证前要先拿什么批文").
-LICENCE_MARKERS = [
-    "电信", "icp", "edi", "idc", "cdn", "isp", "sp证", "vpn", "码号", "106", "呼叫中心", "股比", "通信管理局", "管局",
-    "工信部", "经营性", "网络出版", "互联网信息服务", "数据中心", "专线", "不良名单", "失信名单", "驻地网",
-    "网络托管", "多方通信", "存储转发", "分类目录", "icp备案", "app备案", "小程序备案", "telecom", "miit", "value-added",
-]
 
 # Attempts to read or change the bot's instructions, or to use it as a general chatbot.
 INJECTION = re.compile(
@@ -504,13 +499,13 @@ def expand(tokens: list[str]) -> list[str]:
 def on_topic(text: str) -> bool:
     norm = for_matching(text)
     # "管局" (the telecom bureau) must not match inside 市场监管局.
-    if any(m in re.sub(r"监管局|监督管理局", "", norm) for m in LICENCE_MARKERS) or re.search(r"\bb[12]\d\b", norm):
+    if any(m in norm.replace("监管局", "") for m in LICENCE_MARKERS) or re.search(r"\bb[12]\d\b", norm):
         return True
     if OTHER_FIELDS.search(norm):
         return False
     if _PRICE_ASKED.search(norm) and not _PROCEDURE.search(norm):
         return False
-    return any(m in norm for m in DOMAIN_MARKERS + WEAK_MARKERS)
+    return any(m in norm for m in TOPIC_MARKERS)
 
 
 def looks_like_injection(text: str) -> bool:

@@ -167,3 +167,10 @@ def test_free_of_charge_question_is_not_a_price_question(bot):
     ans = bot.ask("106短信码号是免费用的吗？")
     assert not ans.refused and "码号" in ans.answer
     assert "具体报价请联系顾问" not in ans.answer
+
+
+@pytest.mark.parametrize("args", [["eval", "--qa", "/nonexistent/qa.jsonl"], ["batch", "/nonexistent/q.csv", "-o", "out.csv"],
+                                  ["reply", "/nonexistent/msg.txt"]])
+def test_cli_unreadable_file_is_a_clear_message(args, corpus_settings, tmp_path):
+    out = _cli(*[str(tmp_path / a) if a == "out.csv" else a for a in args], settings=corpus_settings)
+    assert out.returncode == 2 and "无法读取" in out.stderr and "Traceback" not in out.stderr
