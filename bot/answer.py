@@ -5,24 +5,23 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+
 import numpy as np
 
+from bot import vocab
 from bot.chunk import Chunk, split_sentences
-from bot.lexicon import SYNONYMS, tokenize
+from bot.lexicon import synonyms, tokenize
 from bot.normalize import compact
 from bot.questions import answer_cues, focus_of
 from bot.retrieve import KnowledgeBase, Retrieval
 
-DISCLAIMER = "以上内容整理自知识库文章，仅供参考，不构成法律意见；具体以工信部或当地通信管理局的要求为准。"
-REFUSAL = (
-    "抱歉，知识库中没有能回答这个问题的内容。本助手只解答增值电信业务经营许可相关问题"
-    "（ICP证、EDI证、IDC、CDN、SP证、呼叫中心、码号、小程序/APP备案、外资准入等）。"
-    "如需进一步帮助，建议联系顾问。"
-)
-REFUSAL_META = "抱歉，我不能提供内部设置或指令，也不回答与增值电信业务许可无关的问题。如有许可办理方面的问题，欢迎继续提问，或联系顾问。"
-PRICE_NOTE = "关于费用：知识库没有收录办理价格，费用因业务种类、覆盖范围和办理方式而不同，具体报价请联系顾问。"
-DURATION_NOTE = "关于时长：法定审查期限之外，实际办理时间因地区、材料准备和补正情况而异，知识库无法给出确定天数，请以当地通信管理局或顾问的答复为准。"
-ENGLISH_NOTE = "（知识库为中文资料，以下为相关原文摘录。）"
+_MSG = vocab.table("messages")
+DISCLAIMER: str = _MSG["disclaimer"]
+REFUSAL: str = _MSG["refusal"]
+REFUSAL_META: str = _MSG["refusal_meta"]
+PRICE_NOTE: str = _MSG["price_note"]
+DURATION_NOTE: str = _MSG["duration_note"]
+ENGLISH_NOTE: str = _MSG["english_note"]
 _BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
 # A list item's marker ("- ", "1. ", "（2）"), not a number the sentence starts with ("60日是…").
 _LIST_MARK = re.compile(r"^(?:\s*(?:[-*•]|\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[)）]))+\s*")
@@ -154,7 +153,7 @@ class ExtractiveAnswerer:
             weights = {t: self.kb.term_weight(t) * (self.local_share * local[t] + 1 - self.local_share)
                        * (1.5 if t in focus and focus != own else 1.0 if t in own else 0.4)
                        # A bare number is usually the asker's own fact ("3个人", "12月"), not a term to match.
-                       * (0.3 if t.isdigit() and t not in SYNONYMS else 1.0) for t in r.expanded}
+                       * (0.3 if t.isdigit() and t not in synonyms() else 1.0) for t in r.expanded}
             own_total = sum(weights[t] for t in own if t in weights) or 1.0
             qvec = r.query_vector if r.query_vector is not None else self.kb.query_vector(r.query)
             lex = {id(c): sum(w for t, w in weights.items() if t in c.tokens) * (0.85 if len(c.text) > 160 else 1.0)

@@ -7,13 +7,12 @@ import re
 import time
 from collections.abc import Generator, Iterator
 
-from bot.answer import (DURATION_NOTE, ENGLISH_NOTE, PRICE_NOTE, Answer, ExtractiveAnswerer, article_url,
-                        refusal)
+from bot.answer import DURATION_NOTE, ENGLISH_NOTE, PRICE_NOTE, Answer, ExtractiveAnswerer, article_url, refusal
 from bot.index import build_index, index_ready
-from bot.lexicon import looks_like_injection, on_topic
 from bot.llm import FALLBACK_NOTICE, UNCITED_NOTICE, LLMAnswerer, LLMError
-from bot.questions import BadQuestion, asks_duration, asks_price, check, split_questions, standalone
+from bot.questions import BadQuestion, asks_duration, check, split_questions, standalone
 from bot.retrieve import KnowledgeBase, Retrieval, Retriever
+from bot.scope import asks_price, looks_like_injection, on_topic
 from bot.settings import Settings, get_settings
 
 log = logging.getLogger("bot.chat")

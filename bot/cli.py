@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,8 +33,8 @@ def _read(load, what: str):
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    index_dir: Annotated[Optional[Path], typer.Option("--index-dir", help="索引目录（默认 index/，或 BOT_INDEX_DIR）")] = None,
-    corpus_dir: Annotated[Optional[Path], typer.Option("--corpus-dir", help="语料目录（默认 corpus/）")] = None,
+    index_dir: Annotated[Path | None, typer.Option("--index-dir", help="索引目录（默认 index/，或 BOT_INDEX_DIR）")] = None,
+    corpus_dir: Annotated[Path | None, typer.Option("--corpus-dir", help="语料目录（默认 corpus/）")] = None,
 ):
     from bot.settings import get_settings
 
@@ -49,7 +49,7 @@ def main_options(
 @app.command()
 def index(
     ctx: typer.Context,
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="除 corpus/ 外要一并索引的文件或目录")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="除 corpus/ 外要一并索引的文件或目录")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不显示进度条")] = False,
     sentences: Annotated[bool, typer.Option("--sentences", help="同时预先计算各句向量（回答时用；否则首次用到时再算并缓存）")] = False,
 ):
@@ -83,11 +83,11 @@ def _print_json(obj: dict) -> None:
 @app.command()
 def ask(
     ctx: typer.Context,
-    question: Annotated[Optional[str], typer.Argument(help="问题")] = None,
+    question: Annotated[str | None, typer.Argument(help="问题")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
-    jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="每行一个问题（文本或 JSON）的文件；- 为标准输入")] = None,
-    turn: Annotated[Optional[list[str]], typer.Option("--turn", help="此前的对话轮次（可重复，按先后顺序）")] = None,
-    retriever: Annotated[Optional[str], typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
+    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="每行一个问题（文本或 JSON）的文件；- 为标准输入")] = None,
+    turn: Annotated[list[str] | None, typer.Option("--turn", help="此前的对话轮次（可重复，按先后顺序）")] = None,
+    retriever: Annotated[str | None, typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
 ):
     """Answer a question with cited sources."""
     from bot.questions import BadQuestion
@@ -205,9 +205,9 @@ def tqdm_bar(total: int):
 def eval_cmd(
     ctx: typer.Context,
     qa: Annotated[Path, typer.Option("--qa", help="JSONL 问题集（格式同 shared/eval/dev.jsonl）")],
-    retriever: Annotated[Optional[str], typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
+    retriever: Annotated[str | None, typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="在标准输出打印一个 JSON 对象")] = False,
-    report: Annotated[Optional[Path], typer.Option("--report", help="三种检索方式都跑一遍，把 Markdown 和 JSON 报告写到此目录")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="三种检索方式都跑一遍，把 Markdown 和 JSON 报告写到此目录")] = None,
 ):
     """Score answers: recall@5, fact coverage, citation support, refusals, latency."""
     from bot.chat import Bot

@@ -1,4 +1,8 @@
-"""`bot index`: ingest → chunk → embed → store, incremental by content hash, one builder at a time."""
+"""`bot index`: ingest → chunk → embed → store, incremental by content hash, one builder at a time.
+
+A build is two steps: `plan_changes` (pure: which documents are new, changed, unchanged or gone, which chunks to
+add and delete) and `apply` (embedding, Chroma writes, the chunk table, BM25 and the manifest).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from bot.chunk import Chunk, chunk_document
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.ingest import Document, IngestError, Skipped, discover, load
 from bot.settings import Settings
-from bot.store import Manifest, bm25_current, build_bm25, load_chunks, save_chunks, vector_store
+from bot.store import Manifest, Vectors, bm25_current, build_bm25, load_chunks, save_chunks
 
 ADD_BATCH = 64
 
@@ -48,9 +52,76 @@ class IndexReport:
         return "\n".join(lines)
 
 
+@dataclass
+class Plan:
+    """What a build will do, decided before anything is written."""
+
+    manifest: Manifest  # the manifest after the build
+    chunks: list[Chunk]  # every chunk after the build, in document order
+    to_add: list[Chunk]  # chunks to embed and write
+    stale: set[str]  # chunk ids to delete
+    rebuild: bool  # the signature changed: start from an empty collection
+    report: IndexReport
+
+
 def index_ready(settings: Settings) -> bool:
     # A dictionary change leaves the vectors valid but the BM25 tokens stale: the (cheap) build redoes BM25.
     return Manifest.load(settings.index_dir) is not None and bm25_current(settings.index_dir)
+
+
+def signature(settings: Settings, model_id: str) -> dict:
+    """The settings that shape chunks and vectors: when one changes, everything is rebuilt."""
+    return {"model": model_id, "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+            "collection": settings.collection, "chroma": settings.chroma_host or "embedded"}
+
+
+def load_documents(roots: list[Path]) -> tuple[dict[str, Document], list[Skipped]]:
+    """Every readable document under the roots, by id; what could not be used, with the reason."""
+    files, skipped = discover(roots)
+    docs: dict[str, Document] = {}
+    for path in files:
+        root = next((r for r in roots if r.is_dir() and path.is_relative_to(r)), None)
+        try:
+            doc = load(path, root)
+        except IngestError as exc:
+            skipped.append(Skipped(str(path), str(exc)))
+            continue
+        if doc.doc_id in docs:
+            skipped.append(Skipped(str(path), f"id 重复：{doc.doc_id} 已由 {docs[doc.doc_id].path} 使用"))
+            continue
+        docs[doc.doc_id] = doc
+    return docs, skipped
+
+
+def _entry(doc: Document, chunks: list[Chunk]) -> dict:
+    return {"path": doc.path, "sha": doc.sha, "title": doc.title, "url": doc.url, "date": doc.date,
+            "tags": doc.tags, "chunks": [c.chunk_id for c in chunks]}
+
+
+def plan_changes(docs: dict[str, Document], old: Manifest | None, old_chunks: dict[str, Chunk],
+                 sig: dict, size: int, overlap: int) -> Plan:
+    """Compare the documents with what the manifest says is indexed. Pure: no I/O."""
+    rebuild = old is None or old.signature != sig
+    old_docs = {} if rebuild or old is None else old.docs
+    plan = Plan(Manifest(signature=sig), [], [], set(), rebuild, IndexReport())
+    for doc_id, doc in docs.items():
+        prev = old_docs.get(doc_id)
+        if prev and prev["sha"] == doc.sha and all(cid in old_chunks for cid in prev["chunks"]):
+            chunks = [old_chunks[cid] for cid in prev["chunks"]]
+            plan.report.unchanged += 1
+        else:
+            chunks = chunk_document(doc, size, overlap)
+            (plan.report.updated if prev else plan.report.added).append(doc.path)
+            prev_ids = set(prev["chunks"]) if prev else set()
+            plan.stale |= prev_ids - {c.chunk_id for c in chunks}
+            plan.to_add += [c for c in chunks if c.chunk_id not in prev_ids]
+        plan.chunks += chunks
+        plan.manifest.docs[doc_id] = _entry(doc, chunks)
+    for doc_id, prev in old_docs.items():
+        if doc_id not in docs:
+            plan.report.removed.append(prev["path"])
+            plan.stale |= set(prev["chunks"])
+    return plan
 
 
 def build_index(settings: Settings, extra_paths: list[Path] | None = None,
@@ -58,118 +129,53 @@ def build_index(settings: Settings, extra_paths: list[Path] | None = None,
     """Bring the index in line with corpus/ plus extra paths. Unchanged files cost nothing."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.index_dir / ".build.lock"), timeout=3600):
-        return _build(settings, [settings.corpus_dir, *(extra_paths or [])], show_progress)
-
-
-def _build(settings: Settings, roots: list[Path], show_progress: bool) -> IndexReport:
-    started = time.perf_counter()
-    report = IndexReport()
-    inner, model_id = make_embeddings(settings)
-    signature = {"model": model_id, "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
-                 "collection": settings.collection, "chroma": settings.chroma_host or "embedded"}
-
-    files, report.skipped = discover(roots)
-    docs: dict[str, Document] = {}
-    for path in files:
-        root = next((r for r in roots if r.is_dir() and path.is_relative_to(r)), None)
+        started = time.perf_counter()
+        inner, model_id = make_embeddings(settings)
+        docs, skipped = load_documents([settings.corpus_dir, *(extra_paths or [])])
+        old = Manifest.load(settings.index_dir)
+        old_chunks = {c.chunk_id: c for c in load_chunks(settings.index_dir)} if old else {}
+        plan = plan_changes(docs, old, old_chunks, signature(settings, model_id),
+                            settings.chunk_size, settings.chunk_overlap)
+        plan.report.skipped = skipped
+        cache = EmbeddingCache(settings.cache_path)
         try:
-            doc = load(path, root)
-        except IngestError as exc:
-            report.skipped.append(Skipped(str(path), str(exc)))
-            continue
-        if doc.doc_id in docs:
-            report.skipped.append(Skipped(str(path), f"id 重复：{doc.doc_id} 已由 {docs[doc.doc_id].path} 使用"))
-            continue
-        docs[doc.doc_id] = doc
+            report = apply(plan, settings, CachedEmbeddings(inner, cache, model_id), show_progress)
+        finally:
+            cache.close()
+        report.seconds = time.perf_counter() - started
+        return report
 
-    old = Manifest.load(settings.index_dir)
-    if old is None or old.signature != signature:
-        old_docs: dict[str, dict] = {}
-        rebuild = True
-    else:
-        old_docs, rebuild = old.docs, False
-    old_chunks = {c.chunk_id: c for c in load_chunks(settings.index_dir)} if not rebuild else {}
 
-    cache = EmbeddingCache(settings.cache_path)
-    embeddings = CachedEmbeddings(inner, cache, model_id)
-    store = vector_store(settings, embeddings)
-    if rebuild:
-        _reset_collection(store)
-
-    new_manifest = Manifest(signature=signature)
-    all_chunks: list[Chunk] = []
-    to_add: list[Chunk] = []
-    stale_ids: set[str] = set()
-    for doc_id, doc in docs.items():
-        prev = old_docs.get(doc_id)
-        if prev and prev["sha"] == doc.sha and all(cid in old_chunks for cid in prev["chunks"]):
-            chunks = [old_chunks[cid] for cid in prev["chunks"]]
-            report.unchanged += 1
-        else:
-            chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
-            (report.updated if prev else report.added).append(doc.path)
-            prev_ids = set(prev["chunks"]) if prev else set()
-            stale_ids |= prev_ids - {c.chunk_id for c in chunks}
-            to_add += [c for c in chunks if c.chunk_id not in prev_ids]
-        all_chunks += chunks
-        new_manifest.docs[doc_id] = {"path": doc.path, "sha": doc.sha, "title": doc.title,
-                                     "url": doc.url, "date": doc.date, "tags": doc.tags,
-                                     "chunks": [c.chunk_id for c in chunks]}
-    for doc_id, prev in old_docs.items():
-        if doc_id not in docs:
-            report.removed.append(prev["path"])
-            stale_ids |= set(prev["chunks"])
-
+def apply(plan: Plan, settings: Settings, embeddings: CachedEmbeddings, show_progress: bool) -> IndexReport:
+    """Carry out a plan: Chroma first, then the chunk table, BM25 and the manifest (which marks it done)."""
+    vectors = Vectors(settings)
+    if plan.rebuild:
+        vectors.delete(vectors.ids())
     # The collection can lag the manifest (a fresh Chroma server, a deleted folder): re-add what is missing.
-    present = _present_ids(store, [c.chunk_id for c in all_chunks])
-    queued = {c.chunk_id for c in to_add}
-    to_add += [c for c in all_chunks if c.chunk_id not in present and c.chunk_id not in queued]
-
-    if stale_ids:
-        store.delete(ids=sorted(stale_ids))
-    _add(store, embeddings, to_add, show_progress)
-
-    save_chunks(settings.index_dir, all_chunks)
-    build_bm25(settings.index_dir, all_chunks)
-    new_manifest.save(settings.index_dir)
-    cache.close()
-
-    report.chunks_total = len(all_chunks)
-    report.chunks_added = len(to_add)
-    report.chunks_deleted = len(stale_ids)
+    present = vectors.present([c.chunk_id for c in plan.chunks])
+    queued = {c.chunk_id for c in plan.to_add}
+    to_add = plan.to_add + [c for c in plan.chunks if c.chunk_id not in present and c.chunk_id not in queued]
+    if plan.stale:
+        vectors.delete(sorted(plan.stale))
+    _add(vectors, embeddings, to_add, show_progress)
+    save_chunks(settings.index_dir, plan.chunks)
+    build_bm25(settings.index_dir, plan.chunks)
+    plan.manifest.save(settings.index_dir)
+    report = plan.report
+    report.chunks_total, report.chunks_added, report.chunks_deleted = len(plan.chunks), len(to_add), len(plan.stale)
     report.embedded = embeddings.embedded
-    report.seconds = time.perf_counter() - started
     return report
 
 
-def _reset_collection(store) -> None:
-    existing = store.get(include=[])["ids"]
-    for i in range(0, len(existing), 5000):
-        store.delete(ids=existing[i : i + 5000])
-
-
-def _present_ids(store, ids: list[str]) -> set[str]:
-    present: set[str] = set()
-    for i in range(0, len(ids), 1000):
-        present |= set(store.get(ids=ids[i : i + 1000], include=[])["ids"])
-    return present
-
-
-def _add(store, embeddings: CachedEmbeddings, chunks: list[Chunk], show_progress: bool) -> None:
+def _add(vectors: Vectors, embeddings: CachedEmbeddings, chunks: list[Chunk], show_progress: bool) -> None:
     if not chunks:
         return
-    bar = tqdm(total=len(chunks), desc="嵌入并写入片段", unit="片段", file=sys.stderr,
-               disable=not show_progress)
+    bar = tqdm(total=len(chunks), desc="嵌入并写入片段", unit="片段", file=sys.stderr, disable=not show_progress)
     embeddings.progress = bar.update
     try:
         for i in range(0, len(chunks), ADD_BATCH):
             batch = chunks[i : i + ADD_BATCH]
-            store.add_texts(
-                texts=[c.embed_text for c in batch],
-                metadatas=[{"doc_id": c.doc_id, "title": c.title, "url": c.url, "position": c.position,
-                            "headings": " > ".join(c.headings), "kind": c.kind} for c in batch],
-                ids=[c.chunk_id for c in batch],
-            )
+            vectors.add(batch, embeddings.embed_documents([c.embed_text for c in batch]))
     finally:
         embeddings.progress = None
         bar.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from bot import vocab
 from bot.answer import DISCLAIMER, Citation
 from bot.chunk import Chunk
 from bot.settings import Settings
@@ -32,8 +33,8 @@ CONDENSE_PROMPT = """根据对话历史，把用户最后一个问题改写成�
 {history}
 最后一个问题：{question}"""
 
-FALLBACK_NOTICE = "大模型服务暂时不可用，以下为知识库原文摘录。"
-UNCITED_NOTICE = "模型回答没有标注有效来源，已改为知识库原文摘录。"
+FALLBACK_NOTICE: str = vocab.table("messages")["llm_fallback"]
+UNCITED_NOTICE: str = vocab.table("messages")["llm_uncited"]
 MAX_SOURCES = 8
 
 

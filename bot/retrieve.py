@@ -14,7 +14,7 @@ from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.lexicon import expand, synonyms_for, tokenize
 from bot.questions import focus_of, unwrap
 from bot.settings import Settings
-from bot.store import load_bm25, load_chunks, vector_store
+from bot.store import Vectors, load_bm25, load_chunks
 
 RRF_K = 60
 SYNONYM_WEIGHT = 0.4  # canonical terms added by the synonym table count less than the user's words
@@ -52,7 +52,7 @@ class KnowledgeBase:
         self.chunks = {c.chunk_id: c for c in chunks}
         self.bm25, self.bm25_ids = load_bm25(settings.index_dir)
         self.embeddings, self.model_id = make_embeddings(settings)
-        self.store = vector_store(settings, self.embeddings)
+        self.vectors = Vectors(settings)
         # Sentence vectors for the answer step, cached on disk like chunk vectors.
         self.sentences = CachedEmbeddings(self.embeddings, EmbeddingCache(settings.cache_path), self.model_id)
         self.chunk_tokens = {c.chunk_id: set(tokenize(c.embed_text)) for c in chunks}
@@ -98,10 +98,7 @@ class Retriever:
         return [(self.kb.bm25_ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
     def dense(self, vec: np.ndarray, depth: int) -> list[tuple[str, float]]:
-        res = self.kb.store._collection.query(query_embeddings=[vec.tolist()], n_results=depth,
-                                              include=["distances"])
-        ids, dists = res["ids"][0], res["distances"][0]
-        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists) if cid in self.kb.chunks]
+        return [(cid, s) for cid, s in self.kb.vectors.query(vec.tolist(), depth) if cid in self.kb.chunks]
 
     def search(self, query: str, k: int = 5) -> Retrieval:
         started = time.perf_counter()

@@ -6,8 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from langchain_core.embeddings import Embeddings
+from typing import Any
 
 from bot.chunk import Chunk
 from bot.settings import Settings
@@ -15,7 +14,7 @@ from bot.settings import Settings
 MANIFEST_VERSION = 1
 
 
-def chroma_client(settings: Settings):
+def chroma_client(settings: Settings) -> Any:
     """An embedded persistent client under index/, or an HTTP client when CHROMA_HOST is set."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
@@ -29,16 +28,49 @@ def chroma_client(settings: Settings):
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def vector_store(settings: Settings, embeddings: Embeddings, client=None):
-    """The LangChain Chroma store. Our own embedding function always: Chroma's default downloads a model."""
-    from langchain_chroma import Chroma
+# Exhaustive enough for corpora of tens of thousands of chunks; at the default (100) HNSW returned slightly
+# different neighbours from one process to the next.
+HNSW = {"space": "cosine", "ef_search": 200}
 
-    return Chroma(
-        collection_name=settings.collection,
-        embedding_function=embeddings,
-        client=client or chroma_client(settings),
-        collection_metadata={"hnsw:space": "cosine"},
-    )
+
+class Vectors:
+    """The chunk vectors in Chroma: what indexing writes and what dense retrieval reads. Vectors are always
+    computed by our own embeddings and passed in (Chroma's default embedding function downloads a model)."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.client = client or chroma_client(settings)
+        self.collection = self.client.get_or_create_collection(
+            settings.collection, embedding_function=None, configuration={"hnsw": HNSW})
+
+    def add(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        self.collection.add(
+            ids=[c.chunk_id for c in chunks], embeddings=vectors, documents=[c.embed_text for c in chunks],
+            metadatas=[{"doc_id": c.doc_id, "title": c.title, "url": c.url, "position": c.position,
+                        "headings": " > ".join(c.headings), "kind": c.kind} for c in chunks])
+
+    def delete(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), 5000):
+            self.collection.delete(ids=ids[i : i + 5000])
+
+    def ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
+
+    def present(self, ids: list[str]) -> set[str]:
+        """Which of these ids the collection holds."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 1000):
+            found |= set(self.collection.get(ids=ids[i : i + 1000], include=[])["ids"])
+        return found
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+        """The k nearest chunks as (chunk id, cosine similarity), best first."""
+        if k <= 0 or not self.count():
+            return []
+        res = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 
 @dataclass

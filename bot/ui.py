@@ -9,7 +9,6 @@ import gradio as gr
 
 from bot.questions import BadQuestion
 
-
 EXAMPLES = [
     "我只做支付宝小程序，没有独立APP，需要办增值电信许可证吗？",
     "ICP证注册资本最低要多少？",

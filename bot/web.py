@@ -22,9 +22,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from bot.answer import source_line
 from bot.questions import BadQuestion
 from bot.settings import Settings, get_settings
-from bot.answer import source_line
 from bot.ui import build_ui, message_text, theme
 
 log = logging.getLogger("bot.web")

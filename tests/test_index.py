@@ -10,7 +10,7 @@ import pytest
 
 from bot.index import build_index
 from bot.retrieve import KnowledgeBase, Retriever
-from bot.store import load_chunks, vector_store
+from bot.store import Vectors, load_chunks
 from tests.conftest import free_port, write_article
 
 A = "增值电信业务经营许可证有效期为5年。有效期届满需要继续经营的，应当提前90日向原发证机关提出延续申请。"
@@ -19,10 +19,7 @@ C = "码号资源属于国家所有，未经批准不得擅自启用、转让或
 
 
 def _ids(settings):
-    from bot.embed import make_embeddings
-
-    store = vector_store(settings, make_embeddings(settings)[0])
-    return set(store.get(include=[])["ids"])
+    return set(Vectors(settings).ids())
 
 
 def test_incremental_add_unchanged_edit_delete(small_settings):
@@ -87,7 +84,7 @@ def test_cli_index_reports_changes_on_stderr(small_settings, tmp_path):
 def chroma_server(tmp_path):
     import shutil
 
-    exe = shutil.which("chroma") or str((__import__("pathlib").Path(sys.executable).parent / "chroma"))
+    exe = shutil.which("chroma") or str(__import__("pathlib").Path(sys.executable).parent / "chroma")
     port = free_port()
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -142,19 +139,35 @@ def test_sentence_transformers_backend(small_settings):
     assert hits[0].chunk.doc_id == "e2"
 
 
-def test_dictionary_change_rebuilds_bm25(small_settings, monkeypatch):
-    """Vectors survive a dictionary change, but BM25 tokens do not: the index is no longer 'ready' and the
-    next build redoes BM25 without embedding anything."""
-    from bot import lexicon
+def test_dictionary_change_rebuilds_bm25(small_settings, tmp_path, monkeypatch):
+    """Vectors survive a dictionary change, BM25 tokens do not: after adding a word to bot/data/lexicon.toml
+    the index is no longer ready, and the next build re-tokenises (the word becomes one searchable token)
+    without embedding anything."""
+    import shutil
+
+    from bot import vocab
     from bot.index import index_ready
 
-    write_article(small_settings.corpus_dir, "k1", "有效期与延续", A)
-    build_index(small_settings, show_progress=False)
-    assert index_ready(small_settings)
-    monkeypatch.setattr(lexicon, "DOMAIN_WORDS", [*lexicon.DOMAIN_WORDS, "一个新词"])
-    assert not index_ready(small_settings)
-    report = build_index(small_settings, show_progress=False)
-    assert report.embedded == 0 and report.unchanged == 1 and index_ready(small_settings)
+    data = tmp_path / "data"
+    shutil.copytree(vocab.DATA, data)
+    monkeypatch.setattr(vocab, "DATA", data)
+    vocab.reload()
+    try:
+        write_article(small_settings.corpus_dir, "k1", "有效期与延续", "蓝鲸码平台的许可证有效期为5年。" + A)
+        build_index(small_settings, show_progress=False)
+        assert index_ready(small_settings) and "蓝鲸码" not in KnowledgeBase(small_settings).idf
+        lexicon = data / "lexicon.toml"
+        lexicon.write_text(lexicon.read_text("utf-8").replace("words = [\n", 'words = [\n    "蓝鲸码",\n', 1), "utf-8")
+        vocab.reload()
+        assert not index_ready(small_settings)
+        report = build_index(small_settings, show_progress=False)
+        assert report.embedded == 0 and report.unchanged == 1 and index_ready(small_settings)
+        kb = KnowledgeBase(small_settings)
+        assert "蓝鲸码" in kb.idf
+        assert Retriever(kb, "bm25").bm25(["蓝鲸码"], [], 3), "the new token is searchable"
+    finally:
+        monkeypatch.undo()
+        vocab.reload()
 
 
 def test_committed_cache_covers_the_bundled_corpus(tmp_path):

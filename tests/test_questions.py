@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.lexicon import on_topic
-from bot.questions import answer_cues, asks_price, split_questions, unwrap
+from bot.questions import answer_cues, split_questions, unwrap
+from bot.scope import asks_price, on_topic
 
 
 @pytest.mark.parametrize("question,sentence,other", [
