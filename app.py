@@ -21,7 +21,10 @@ def main() -> None:
     from bot.web import create_app
 
     print(f"正在启动：http://{args.host}:{args.port}/ （索引在后台建立或刷新，进度见下方）", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    # proxy_headers off: the guard decides whom to believe about client addresses (BOT_TRUST_PROXY,
+    # BOT_TRUSTED_PROXIES); uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", proxy_headers=False,
+                server_header=False, timeout_keep_alive=5, h11_max_incomplete_event_size=16384)
 
 
 if __name__ == "__main__":

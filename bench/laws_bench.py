@@ -71,7 +71,7 @@ def _hit(chunk, q: dict, subset_ids: dict[str, str]) -> bool:
 
 
 def worker_query(index_dir: Path, subset_dir: Path, cache: Path) -> dict:
-    from bot.ingest import _path_id
+    from bot.ingest import path_id
     from bot.retrieve import KnowledgeBase, Retriever
     from bot.settings import get_settings
 
@@ -80,7 +80,7 @@ def worker_query(index_dir: Path, subset_dir: Path, cache: Path) -> dict:
     kb = KnowledgeBase(settings)
     load_s = time.perf_counter() - t0
     questions = [json.loads(l) for l in QUESTIONS.read_text("utf-8").splitlines() if l.strip()]
-    ids = {q["file"]: _path_id(subset_dir / q["file"].replace("/", "__"), subset_dir) for q in questions}
+    ids = {q["file"]: path_id(subset_dir / q["file"].replace("/", "__"), subset_dir) for q in questions}
     out = {"load_seconds": round(load_s, 2)}
     for mode in ("bm25", "dense", "hybrid"):
         retriever = Retriever(kb, mode)

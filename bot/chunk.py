@@ -28,6 +28,7 @@ class Chunk:
     url: str = ""
     kind: str = "article"
     context: str = ""  # searchable but never quoted: e.g. the articles a penalty article refers to
+    core: bool = False  # from a core article (see Document.core)
 
     @property
     def embed_text(self) -> str:
@@ -35,10 +36,6 @@ class Chunk:
         path = " > ".join(h for h in self.headings if h != self.title)
         head = f"{self.title}\n{path}\n" if path else f"{self.title}\n"
         return head + self.text + (f"\n（相关条文：{self.context}）" if self.context else "")
-
-    @property
-    def text_hash(self) -> str:
-        return hashlib.sha1(self.embed_text.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,7 +114,7 @@ def chunk_document(doc: Document, size: int = 320, overlap: int = 60) -> list[Ch
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
         chunks.append(Chunk(
             chunk_id=f"{doc.doc_id}#{pos:04d}-{digest}", doc_id=doc.doc_id, title=doc.title,
-            text=text, position=pos, headings=headings, url=doc.url, kind=doc.kind, context=context,
+            text=text, position=pos, headings=headings, url=doc.url, kind=doc.kind, context=context, core=doc.core,
         ))
     return chunks
 
@@ -133,4 +130,24 @@ def split_sentences(text: str, max_len: int = 160) -> list[str]:
                 out += [p.strip() for p in re.findall(r"[^；;]+[；;]*", s) if p.strip()]
             elif s:
                 out.append(s)
+    return out
+
+
+_BOILERPLATE = re.compile(r"仅供参考|不构成法律意见|本文")
+# A list item's marker ("- ", "1. ", "（2）"), not a number the sentence starts with ("60日是…").
+_LIST_MARK = re.compile(r"^(?:\s*(?:[-*•]|\d{1,2}[.、)）](?!\d)|[（(]\d{1,2}[)）]))+\s*")
+
+
+def candidate_sentences(text: str) -> list[str]:
+    """The sentences of a chunk that can stand alone in an answer, in order, without list markers."""
+    out = []
+    for sent in split_sentences(text):
+        plain = _LIST_MARK.sub("", sent)
+        if len(re.findall(r"[\u4e00-\u9fff]", plain)) < 8 or _BOILERPLATE.search(plain):
+            continue
+        if plain.endswith(("：", ":", "？", "?")):
+            continue  # a list's lead-in or a rhetorical question says nothing on its own
+        if len(plain) < 25 and not re.search(r"[。！!；;]$", plain):
+            continue  # a short line without an end mark is a heading
+        out.append(plain)
     return out

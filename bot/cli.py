@@ -59,7 +59,7 @@ def index(
     report = build_index(_settings(ctx), [p.resolve() for p in paths or []], show_progress=not quiet)
     err(report.summary(), err=True)
     if sentences:
-        from bot.answer import candidate_sentences
+        from bot.chunk import candidate_sentences
         from bot.retrieve import KnowledgeBase
 
         kb = KnowledgeBase(_settings(ctx))
@@ -90,7 +90,7 @@ def ask(
     retriever: Annotated[str | None, typer.Option("--retriever", help="bm25 | dense | hybrid")] = None,
 ):
     """Answer a question with cited sources."""
-    from bot.questions import BadQuestion
+    from bot.query import BadQuestion
 
     if jsonl is None and question is None:
         err("请提供问题，或用 --jsonl FILE 批量提问。", err=True)
@@ -121,7 +121,7 @@ def ask(
 
 def _ask_jsonl(bot, path: Path) -> None:
     """One JSON object out per line in, in order; a bad line gets an error object, never a stop."""
-    from bot.questions import BadQuestion
+    from bot.query import BadQuestion
 
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8", errors="replace")
     with stream:
@@ -156,7 +156,7 @@ def reply(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（回复、客户信息、逐题答案）")] = False,
 ):
     """Compose a reply to a client's pasted message: every question answered, sources as footnotes."""
-    from bot.questions import BadQuestion
+    from bot.query import BadQuestion
     from bot.reply import compose
 
     message = _read(lambda: sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace"),
@@ -174,13 +174,41 @@ def reply(
 
 
 @app.command()
+def assess(
+    ctx: typer.Context,
+    description: Annotated[str, typer.Argument(help="业务描述，例如：杭州SaaS公司，做商家入驻的平台，全国用户")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（facts、items、capital、foreign、answer、citations）")] = False,
+):
+    """Licence self-assessment: which licences, filings and approvals a business needs, and from whom."""
+    from bot.assess import assess as run
+    from bot.facts import from_text
+    from bot.query import BadQuestion, check
+
+    bot = _bot(ctx)
+    try:
+        text, _ = check(description, bot.settings.max_question_chars)
+    except BadQuestion as exc:
+        err(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    result = run(bot.kb, from_text(text))
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    typer.echo(result.render())
+    if result.citations:
+        typer.echo("\n来源：")
+        for c in result.citations:
+            typer.echo(f"[{c.n}] {c.title}  {c.url}")
+
+
+@app.command()
 def batch(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV 或 XLSX：每行一个问题（question/问题 列，或第一列）")],
     out: Annotated[Path, typer.Option("-o", "--output", help="输出 .csv、.xlsx 或 .md")],
 ):
     """Answer one question per row; the output has a header and exactly one row per input row."""
-    from bot.reply import answer_rows, read_rows, write_rows
+    from bot.batch import answer_rows, read_rows, write_rows
 
     if out.suffix.lower() not in {".csv", ".xlsx", ".md"}:
         err("输出文件须为 .csv、.xlsx 或 .md", err=True)
@@ -219,9 +247,7 @@ def eval_cmd(
     bot = Bot(settings, retriever=modes[0])
     results = []
     for mode in modes:
-        from bot.retrieve import Retriever
-
-        bot.retriever = Retriever(bot.kb, mode)
+        bot.use_retriever(mode)
         results.append(evaluate(bot, questions, mode))
     if report:
         report.mkdir(parents=True, exist_ok=True)
@@ -256,8 +282,9 @@ def _print_eval(results: list[dict]) -> None:
     summary.add_column("指标")
     for res in results:
         summary.add_column(res["retriever"])
-    for key in ("recall_at_5", "fact_coverage", "citation_support", "refusal_accuracy", "false_refusals",
-                "latency_p50_ms", "latency_p95_ms"):
+    from bot.evaluate import METRICS
+
+    for key in METRICS:
         summary.add_row(key, *[str(r[key]) for r in results])
     console.print(summary)
 

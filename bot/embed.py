@@ -119,16 +119,24 @@ class CachedEmbeddings(Embeddings):
         self.embedded = 0  # cache misses since creation: what `bot index` reports
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._cached(texts, self.model_id, self.inner.embed_documents)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Query-side vectors (e5's "query:" form), cached like documents: answer-card questions are
+        compared with users' questions question to question."""
+        return self._cached(texts, self.model_id + "#query", lambda part: [self.inner.embed_query(t) for t in part])
+
+    def _cached(self, texts: list[str], key: str, compute: Callable[[list[str]], list[list[float]]]) -> list[list[float]]:
         hashes = [text_hash(t) for t in texts]
-        found = self.cache.get_many(self.model_id, hashes)
-        todo = [(h, t) for h, t in dict(zip(hashes, texts)).items() if h not in found]
+        found = self.cache.get_many(key, hashes)
+        todo = [(h, t) for h, t in dict(zip(hashes, texts, strict=True)).items() if h not in found]
         if self.progress:
             self.progress(len(texts) - len(todo))
         for i in range(0, len(todo), self.save_every):
             part = todo[i : i + self.save_every]
-            vecs = self.inner.embed_documents([t for _, t in part])
-            new = {h: np.asarray(v, dtype=np.float32) for (h, _), v in zip(part, vecs)}
-            self.cache.put_many(self.model_id, new)
+            vecs = compute([t for _, t in part])
+            new = {h: np.asarray(v, dtype=np.float32) for (h, _), v in zip(part, vecs, strict=True)}
+            self.cache.put_many(key, new)
             found.update(new)
             self.embedded += len(part)
             if self.progress:

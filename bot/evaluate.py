@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bot.normalize import compact
-from bot.questions import BadQuestion, standalone
+from bot import vocab
+from bot.normalize import compact, for_matching
+from bot.query import BadQuestion
 
 
 @dataclass
@@ -29,6 +31,10 @@ class QuestionResult:
     latency_ms: float = 0.0
     answer: str = ""
     error: str | None = None
+    single: bool = True  # at most one question mark: the first line should answer it
+    lead_ok: bool = False
+    chars: int = 0  # what a reader reads: the answer without the disclaimer, whitespace dropped
+    fluff: list[str] = field(default_factory=list)
 
 
 def _found(item: str, text: str) -> bool:
@@ -46,6 +52,22 @@ def load_questions(path: Path) -> list[dict]:
     return out
 
 
+def reading_length(answer: str) -> int:
+    return len(re.sub(r"\s+", "", "\n".join(ln for ln in answer.splitlines() if "不构成法律意见" not in ln)))
+
+
+def first_line(answer: str) -> str:
+    return next((ln.strip() for ln in answer.splitlines() if ln.strip()), "")
+
+
+def fluff_in(bot, answer: str) -> list[str]:
+    """Self-promotion (shared/eval/README.md) or a sentence the corpus records as corrected, quoted in an answer."""
+    norm = for_matching(answer)
+    found = [p for p in vocab.table("filters")["fluff"] if re.search(p, norm)]
+    found += [c.quote for c in bot.kb.corrections if compact(c.quote) in compact(answer)]
+    return found
+
+
 def score_one(bot, q: dict) -> QuestionResult:
     turns = q.get("turns")
     res = QuestionResult(id=str(q.get("id", "")), topic=q.get("topic", ""), question=q["question"],
@@ -59,6 +81,11 @@ def score_one(bot, q: dict) -> QuestionResult:
         return res
     res.latency_ms = (time.perf_counter() - started) * 1000
     res.refused, res.answer = ans.refused, ans.answer
+    res.single = len(re.findall(r"[？?]", q["question"])) <= 1
+    head = compact(first_line(ans.answer))
+    res.lead_ok = bool(res.items) and len(first_line(ans.answer)) <= 160 and _found(res.items[0], head)
+    res.chars = reading_length(ans.answer)
+    res.fluff = fluff_in(bot, ans.answer)
     res.cited = [c.chunk_id for c in ans.citations]
     answer = compact(ans.answer)
     cited = [compact(c.text) for c in ans.citations]
@@ -71,8 +98,7 @@ def score_one(bot, q: dict) -> QuestionResult:
         else:
             res.missing.append(item)
     # Recall@5 measures the retriever alone, on the question as the bot would search it.
-    query = standalone(q["question"], turns)
-    top = bot.retriever.search(query, k=5).hits
+    top = bot.retrieve(q["question"], turns, k=5)[0].hits
     res.retrieved = [{"chunk_id": h.chunk.chunk_id, "title": h.chunk.title, "score": round(h.score, 4)} for h in top]
     top_text = [compact(h.chunk.text) for h in top]
     res.missing_in_top5 = [i for i in res.items if not any(_found(i, t) for t in top_text)]
@@ -96,6 +122,9 @@ def summarise(results: list[QuestionResult], retriever: str) -> dict:
     covered = sum(len(r.covered) for r in answerable)
     supported = covered - sum(len(r.unsupported) for r in answerable)
     latencies = [r.latency_ms for r in results if r.latency_ms]
+    answered = [r for r in answerable if not r.refused]
+    leads = [r for r in answered if r.single and r.items]
+    lengths = [float(r.chars) for r in answered]
 
     def frac(a: int, b: int) -> float:
         return round(a / b, 4) if b else 1.0
@@ -110,6 +139,10 @@ def summarise(results: list[QuestionResult], retriever: str) -> dict:
         "citation_support": frac(supported, covered),
         "refusal_accuracy": frac(sum(r.refused for r in unanswerable), len(unanswerable)),
         "false_refusals": frac(sum(r.refused for r in answerable), len(answerable)),
+        "lead_accuracy": frac(sum(r.lead_ok for r in leads), len(leads)),
+        "answer_chars_p50": round(_pct(lengths, 0.5), 1),
+        "answer_chars_p90": round(_pct(lengths, 0.9), 1),
+        "fluff": sum(bool(r.fluff) for r in results),
         "latency_p50_ms": round(_pct(latencies, 0.5), 1),
         "latency_p95_ms": round(_pct(latencies, 0.95), 1),
         "questions": [asdict(r) for r in results],
@@ -121,7 +154,7 @@ def evaluate(bot, questions: list[dict], retriever: str) -> dict:
 
 
 METRICS = ["recall_at_5", "fact_coverage", "citation_support", "refusal_accuracy", "false_refusals",
-           "latency_p50_ms", "latency_p95_ms"]
+           "lead_accuracy", "answer_chars_p50", "answer_chars_p90", "fluff", "latency_p50_ms", "latency_p95_ms"]
 
 
 def markdown_report(reports: list[dict], qa_path: str, command: str) -> str:

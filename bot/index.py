@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock
 from tqdm import tqdm
 
+from bot.cards import Card, Correction, Problems, cards_of, corrections_of
 from bot.chunk import Chunk, chunk_document
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.ingest import Document, IngestError, Skipped, discover, load
 from bot.settings import Settings
-from bot.store import Manifest, Vectors, bm25_current, build_bm25, load_chunks, save_chunks
+from bot.store import Manifest, Vectors, bm25_current, build_bm25, load_chunks, save_chunks, save_records
 
 ADD_BATCH = 64
 
@@ -34,6 +36,8 @@ class IndexReport:
     chunks_added: int = 0
     chunks_deleted: int = 0
     embedded: int = 0  # vectors computed (cache misses)
+    cards_total: int = 0
+    card_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -44,11 +48,12 @@ class IndexReport:
         lines = [
             f"新增 {len(self.added)} 篇，更新 {len(self.updated)} 篇，删除 {len(self.removed)} 篇，未变 {self.unchanged} 篇；"
             f"共 {self.chunks_total} 个片段（写入 {self.chunks_added}，删除 {self.chunks_deleted}，"
-            f"新计算向量 {self.embedded}），用时 {self.seconds:.1f} 秒",
+            f"新计算向量 {self.embedded}），问答卡 {self.cards_total} 张，用时 {self.seconds:.1f} 秒",
         ]
         for label, names in (("新增", self.added), ("更新", self.updated), ("删除", self.removed)):
             lines += [f"  {label}: {n}" for n in names]
         lines += [f"  跳过: {s.path} —— {s.reason}" for s in self.skipped]
+        lines += [f"  问答卡未用: {p}" for p in self.card_problems]
         return "\n".join(lines)
 
 
@@ -62,6 +67,8 @@ class Plan:
     stale: set[str]  # chunk ids to delete
     rebuild: bool  # the signature changed: start from an empty collection
     report: IndexReport
+    cards: list[Card] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
 
 
 def index_ready(settings: Settings) -> bool:
@@ -117,6 +124,9 @@ def plan_changes(docs: dict[str, Document], old: Manifest | None, old_chunks: di
             plan.to_add += [c for c in chunks if c.chunk_id not in prev_ids]
         plan.chunks += chunks
         plan.manifest.docs[doc_id] = _entry(doc, chunks)
+        problems = Problems(plan.report.card_problems)
+        plan.cards += cards_of(doc, chunks, problems)
+        plan.corrections += corrections_of(doc)
     for doc_id, prev in old_docs.items():
         if doc_id not in docs:
             plan.report.removed.append(prev["path"])
@@ -124,8 +134,8 @@ def plan_changes(docs: dict[str, Document], old: Manifest | None, old_chunks: di
     return plan
 
 
-def build_index(settings: Settings, extra_paths: list[Path] | None = None,
-                show_progress: bool = True) -> IndexReport:
+def build_index(settings: Settings, extra_paths: list[Path] | None = None, show_progress: bool = True,
+                progress: Callable[[int, int], None] | None = None) -> IndexReport:
     """Bring the index in line with corpus/ plus extra paths. Unchanged files cost nothing."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.index_dir / ".build.lock"), timeout=3600):
@@ -139,14 +149,15 @@ def build_index(settings: Settings, extra_paths: list[Path] | None = None,
         plan.report.skipped = skipped
         cache = EmbeddingCache(settings.cache_path)
         try:
-            report = apply(plan, settings, CachedEmbeddings(inner, cache, model_id), show_progress)
+            report = apply(plan, settings, CachedEmbeddings(inner, cache, model_id), show_progress, progress)
         finally:
             cache.close()
         report.seconds = time.perf_counter() - started
         return report
 
 
-def apply(plan: Plan, settings: Settings, embeddings: CachedEmbeddings, show_progress: bool) -> IndexReport:
+def apply(plan: Plan, settings: Settings, embeddings: CachedEmbeddings, show_progress: bool,
+          progress: Callable[[int, int], None] | None = None) -> IndexReport:
     """Carry out a plan: Chroma first, then the chunk table, BM25 and the manifest (which marks it done)."""
     vectors = Vectors(settings)
     if plan.rebuild:
@@ -157,25 +168,50 @@ def apply(plan: Plan, settings: Settings, embeddings: CachedEmbeddings, show_pro
     to_add = plan.to_add + [c for c in plan.chunks if c.chunk_id not in present and c.chunk_id not in queued]
     if plan.stale:
         vectors.delete(sorted(plan.stale))
-    _add(vectors, embeddings, to_add, show_progress)
+    _add(vectors, embeddings, to_add, show_progress, progress)
+    _sync_cards(Vectors.for_cards(settings), embeddings, plan.cards, plan.rebuild)
     save_chunks(settings.index_dir, plan.chunks)
+    save_records(settings.index_dir / "cards.jsonl", [c.to_dict() for c in plan.cards])
+    save_records(settings.index_dir / "corrections.jsonl", [c.to_dict() for c in plan.corrections])
     build_bm25(settings.index_dir, plan.chunks)
     plan.manifest.save(settings.index_dir)
     report = plan.report
     report.chunks_total, report.chunks_added, report.chunks_deleted = len(plan.chunks), len(to_add), len(plan.stale)
     report.embedded = embeddings.embedded
+    report.cards_total = len(plan.cards)
     return report
 
 
-def _add(vectors: Vectors, embeddings: CachedEmbeddings, chunks: list[Chunk], show_progress: bool) -> None:
+def _sync_cards(vectors: Vectors, embeddings: CachedEmbeddings, cards: list[Card], rebuild: bool) -> None:
+    """Make the card collection hold exactly the current cards' phrasings (ids change with the card)."""
+    wanted = {pid: (card, q) for card in cards for pid, q in zip(card.phrase_ids, card.questions, strict=True)}
+    present = set(vectors.ids())
+    stale = sorted(present - set(wanted)) if not rebuild else sorted(present)
+    if stale:
+        vectors.delete(stale)
+    new = [pid for pid in wanted if pid not in present or rebuild]
+    if new:
+        vecs = embeddings.embed_queries([wanted[p][1] for p in new])
+        vectors.add(new, vecs, [wanted[p][1] for p in new],
+                    [{"card_id": wanted[p][0].card_id, "doc_id": wanted[p][0].doc_id} for p in new])
+
+
+def _add(vectors: Vectors, embeddings: CachedEmbeddings, chunks: list[Chunk], show_progress: bool,
+         progress: Callable[[int, int], None] | None = None) -> None:
     if not chunks:
         return
     bar = tqdm(total=len(chunks), desc="嵌入并写入片段", unit="片段", file=sys.stderr, disable=not show_progress)
-    embeddings.progress = bar.update
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        if progress:
+            progress(int(bar.n), len(chunks))
+
+    embeddings.progress = advance
     try:
         for i in range(0, len(chunks), ADD_BATCH):
             batch = chunks[i : i + ADD_BATCH]
-            vectors.add(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+            vectors.add_chunks(batch, embeddings.embed_documents([c.embed_text for c in batch]))
     finally:
         embeddings.progress = None
         bar.close()

@@ -29,6 +29,9 @@ class Document:
     date: str = ""
     tags: list[str] = field(default_factory=list)
     kind: str = "article"  # "article" or "law" (chunked by 条)
+    core: bool = False  # a core article: its copy of a passage repeated elsewhere is the one cited
+    cards: list[dict] = field(default_factory=list)  # curated Q&A from the front matter (bot/cards.py)
+    corrections: list[dict] = field(default_factory=list)  # known errors in the text, and what is right
 
 
 @dataclass
@@ -41,7 +44,7 @@ def file_sha(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def _path_id(path: Path, root: Path | None) -> str:
+def path_id(path: Path, root: Path | None) -> str:
     """A stable id for files without front matter: readable stem plus a hash of the relative path."""
     rel = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
     stem = re.sub(r"[^\w\u4e00-\u9fff-]+", "-", path.stem).strip("-")[:40] or "doc"
@@ -141,15 +144,27 @@ def _load_markdown(path: Path, text: str, root: Path | None, sha: str) -> Docume
                 url=source if source.startswith(("http://", "https://")) else "",
                 date=str(meta.get("date") or ""),
                 tags=[str(t) for t in tags],
+                core=bool(meta.get("core")),
+                cards=_records(meta.get("cards"), "cards"),
+                corrections=_records(meta.get("corrections"), "corrections"),
             )
         text = post.content
     if LAW_MARKER in text:
         head, body = text.split(LAW_MARKER, 1)
         title = _first_heading(head) or path.stem
-        return Document(_path_id(path, root), title, body, str(path), sha, kind="law",
+        return Document(path_id(path, root), title, body, str(path), sha, kind="law",
                         date=_law_date(path.stem))
     title = _first_heading(text) or path.stem
-    return Document(_path_id(path, root), title, text, str(path), sha)
+    return Document(path_id(path, root), title, text, str(path), sha)
+
+
+def _records(value: object, name: str) -> list[dict]:
+    """A front-matter list of mappings (cards, corrections); anything else is a clear error."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise IngestError(f"front matter 的 {name} 必须是列表，每项是一个键值表")
+    return [dict(v) for v in value]
 
 
 def _first_heading(text: str) -> str:
@@ -168,7 +183,7 @@ def _law_date(stem: str) -> str:
 def _load_text(path: Path, text: str, root: Path | None, sha: str) -> Document:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     title = lines[0][:80] if lines and len(lines[0]) <= 80 else path.stem
-    return Document(_path_id(path, root), title, text, str(path), sha)
+    return Document(path_id(path, root), title, text, str(path), sha)
 
 
 # Blocks a page repeats around every article; trafilatura drops most, these headings catch the rest.
@@ -189,7 +204,7 @@ def _load_html(path: Path, html: str, root: Path | None, sha: str) -> Document:
         if _RELATED.match(line.strip()):
             break  # everything after a related-articles heading is navigation, not body
         kept.append(line)
-    return Document(_path_id(path, root), result.title or path.stem, "\n".join(kept), str(path), sha,
+    return Document(path_id(path, root), result.title or path.stem, "\n".join(kept), str(path), sha,
                     url=result.url or "", date=result.date or "")
 
 
@@ -210,7 +225,7 @@ def _load_pdf(path: Path, data: bytes, root: Path | None, sha: str) -> Document:
     if not text:
         raise IngestError("PDF 中没有可提取的文字（可能是扫描件）")
     title = (reader.metadata.title if reader.metadata else None) or path.stem
-    return Document(_path_id(path, root), str(title), text, str(path), sha)
+    return Document(path_id(path, root), str(title), text, str(path), sha)
 
 
 def _load_docx(path: Path, data: bytes, root: Path | None, sha: str) -> Document:
@@ -238,4 +253,4 @@ def _load_docx(path: Path, data: bytes, root: Path | None, sha: str) -> Document
         else:
             lines.append(t)
     title = d.core_properties.title or first_heading or path.stem
-    return Document(_path_id(path, root), title, "\n\n".join(lines), str(path), sha)
+    return Document(path_id(path, root), title, "\n\n".join(lines), str(path), sha)

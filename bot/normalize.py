@@ -6,7 +6,8 @@ import functools
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Control and zero-width characters, and lone surrogates (unencodable: "ICP证\ud800" arrives through JSON).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ud800-\udfff]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -17,7 +18,8 @@ def _t2s():
 
 
 def clean(text: str) -> str:
-    """Drop control and zero-width characters; keep everything a reader would see."""
+    """Drop control and zero-width characters and lone surrogates; keep everything a reader would see. The one
+    place every input (API, page, CLI, documents) passes before anything else reads it."""
     return _CONTROL.sub("", text)
 
 

@@ -1,214 +1,213 @@
-"""Sales desk: read a client's pasted message, answer each question from the knowledge base, and compose
-a reply ready to send, with the sources as numbered footnotes. Also batches of questions (CSV / XLSX)."""
+"""Sales desk: read a client's pasted message and write the reply a salesperson sends as it is.
+
+Each question in the message is answered on its own: "要办什么证？", the foreign shareholder and the capital from
+the licence assessment of the business the message describes; everything else from its own retrieval, read with
+the message's subject but not drowned by its background. The client's facts are applied where they decide
+("贵司注册资本500万元，全国经营需达到1000万元"). The reply is plain text with numbered footnotes (absolute links when
+BOT_ARTICLE_BASE_URL is set) that pastes cleanly into WeChat and e-mail. Words and limits: bot/data/desk.toml.
+"""
 
 from __future__ import annotations
 
-import csv
 import re
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
 
-from bot.answer import DISCLAIMER, source_line
-from bot.facts import ClientFacts, extract_facts
-from bot.questions import BadQuestion, check, question_parts
+from bot import vocab
+from bot.answer import Citation, Point, source_line
+from bot.assess import Assessment, assess
+from bot.facts import BusinessFacts, from_text
+from bot.compose import overlap
+from bot.query import Query, asked, check, items, names_subject, topics
 
 
 @dataclass
-class AnsweredQuestion:
+class ReplySection:
     question: str
-    answer: str
-    citations: list[dict]
-    refused: bool
+    lead: Point
+    points: list[Point] = field(default_factory=list)
+    source: str = "answer"  # "assessment" | "answer" | "none"
+
+    def text(self) -> str:
+        return "\n".join([self.lead.marked()] + [f"· {p.marked()}" for p in self.points])
 
 
 @dataclass
 class Reply:
+    facts: BusinessFacts
+    sections: list[ReplySection]
+    notes: list[Point]
+    citations: list[Citation]
     text: str
-    facts: ClientFacts
-    questions: list[AnsweredQuestion]
-    citations: list[dict]
+    assessment: Assessment | None = None
 
-    def to_dict(self) -> dict:
-        return {"reply": self.text, "facts": asdict(self.facts), "questions": [asdict(q) for q in self.questions],
-                "citations": self.citations}
-
-
-def fact_checks(facts: ClientFacts) -> list[tuple[str, str]]:
-    """(lead-in naming the client's fact, question to answer from the knowledge base) where a fact decides."""
-    checks = []
-    cap = facts.registered_capital_wan
-    if cap is not None and facts.scope == "全国/跨省" and cap < 1000:
-        checks.append((f"贵司注册资本{cap:g}万元，而业务面向全国/跨省", "跨省经营增值电信业务注册资本最低限额是多少？"))
-    elif cap is not None and cap < 100:
-        checks.append((f"贵司注册资本{cap:g}万元", "省内经营增值电信业务注册资本最低限额是多少？"))
-    if facts.foreign:
-        biz = "经营类电子商务" if any("电商" in b or "交易" in b for b in facts.business) else "增值电信业务"
-        checks.append((f"贵司有外资成分（{facts.foreign}）", f"外资经营{biz}的外资股比上限是多少？"))
-    if "电商平台（商家入驻）" in facts.business and "EDI证" not in facts.licences_held:
-        checks.append(("贵司平台允许第三方商家入驻", "平台允许商家入驻需要办理在线数据处理与交易处理业务许可证（EDI证）吗？"))
-    return checks
+    def to_dict(self) -> dict[str, Any]:
+        return {"reply": self.text, "facts": self.facts.to_dict(),
+                "questions": [{"question": s.question, "answer": s.text(), "source": s.source,
+                               "citations": sorted({n for p in [s.lead, *s.points] for n in p.cites})}
+                              for s in self.sections],
+                "citations": [c.to_dict() for c in self.citations]}
 
 
-_LOCAL = re.compile(r"\[(\d+)\]")
+def _desk() -> dict[str, Any]:
+    return vocab.table("desk")
 
 
-def _body(answer_text: str) -> str:
-    """The cited sentences of an answer, without the closing disclaimer and the list header."""
-    text = answer_text.replace(DISCLAIMER, "").replace("要点：\n", "")
-    # Section headings (【…】) repeat the question, which the reply already shows.
-    return "\n".join(line for line in text.splitlines()
-                     if line.strip() and not re.fullmatch(r"【.*】", line.strip())).strip()
+class _Numbers:
+    """One numbering of sources for the whole reply, in order of first use — one footnote per article (a
+    client opens articles, not passages), with an absolute link when the site's address is known."""
+
+    def __init__(self, base: str = "") -> None:
+        self.by_doc: dict[str, Citation] = {}
+        self.base = base.rstrip("/")
+
+    def point(self, text: str, cites: list[Citation], kind: str = "passage") -> Point:
+        ns = []
+        for c in cites:
+            if c.doc_id not in self.by_doc:
+                url = self.base + c.url if c.url.startswith("/") else c.url
+                self.by_doc[c.doc_id] = Citation(len(self.by_doc) + 1, c.doc_id, c.title, url, c.chunk_id, c.text)
+            ns.append(self.by_doc[c.doc_id].n)
+        return Point(re.sub(r"\[\d+\]", "", text).strip(), list(dict.fromkeys(ns)), kind)
+
+    @property
+    def citations(self) -> list[Citation]:
+        return sorted(self.by_doc.values(), key=lambda c: c.n)
 
 
-def compose(bot, message: str, tone: str = "正式", sources: bool = True) -> Reply:
-    """Answer every question in a client's message and write the reply. Raises BadQuestion for empty input."""
-    text, _ = check(message, bot.settings.max_question_chars)
-    facts = extract_facts(text)
-    questions = question_parts(text)
-    concise = tone == "简洁"
-    registry: dict[str, dict] = {}  # chunk id -> global citation
+def _cited(text: str, citations: list[Citation]) -> list[Citation]:
+    """The citations a text's [n] markers point at."""
+    by_n = {c.n: c for c in citations}
+    return [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", text) if int(n) in by_n]
 
-    def renumber(ans, text: str) -> str:
-        """Local [n] of one answer → numbers shared by the whole reply, for the text actually used."""
-        local = {c.n: c for c in ans.citations}
 
-        def sub(m: re.Match) -> str:
-            c = local.get(int(m.group(1)))
-            if c is None:
-                return ""
-            if c.chunk_id not in registry:
-                registry[c.chunk_id] = {**c.to_dict(), "n": len(registry) + 1}
-            return f"[{registry[c.chunk_id]['n']}]"
+def _context(q: Query, facts: BusinessFacts) -> Query:
+    """A question without a subject of its own is read with what the business is (not the whole background)
+    and with the question it follows on from."""
+    if not q.background:
+        return q
+    labels = vocab.table("rules")["activities"]
+    subject = "；".join(labels[a] for a in facts.activities if a in labels)
+    return Query(q.text, q.context, subject or q.background[:60])
 
-        return _LOCAL.sub(sub, text)
 
-    max_lines = 2 if concise else 4
-    used: set[str] = set()  # sentences already quoted in an earlier section
+def _from_assessment(q: Query, a: Assessment | None, nums: _Numbers) -> ReplySection | None:
+    if a is None or not a.items:
+        return None
+    intent = _desk()["intent"]
+    cite = a.citations
+    asked_text = asked(q.text)
+    if re.search(intent["licence"], asked_text, re.I) and (a.licences or a.needed):
+        lead = nums.point(a.conclusion(), _cited(a.conclusion(), cite), "rule")
+        points = [nums.point(f"{i.name}（{i.verdict}）：{i.reasons[0]}", _cited(i.reasons[0], cite))
+                  for i in a.items if i.verdict != "不需要"][: _desk()["limits"]["points"]]
+        return ReplySection(q.text, lead, points, "assessment")
+    if re.search(intent["authority"], asked_text) and a.authority:
+        return ReplySection(q.text, nums.point(a.authority, _cited(a.authority, cite), "rule"), [], "assessment")
+    # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" is a question of its own.
+    if re.search(intent["foreign"], asked_text, re.I) and a.foreign and not names_subject(q.text) \
+            and not topics(q.text) - {"外资"} and "试点" not in q.text:
+        return ReplySection(q.text, nums.point(a.foreign, _cited(a.foreign, cite), "rule"), [], "assessment")
+    if re.search(intent["capital"], q.search_text if q.context else asked_text, re.I) and a.capital:
+        return ReplySection(q.text, nums.point(a.capital, _cited(a.capital, cite), "rule"), [], "assessment")
+    if re.search(intent["time"], asked_text, re.I) and a.review and not names_subject(q.search_text.replace(
+            q.background, "")) and not topics(q.text):
+        review = a.review.removeprefix("审批时间：")
+        return ReplySection(q.text, nums.point(review, _cited(review, cite), "rule"), [], "assessment")
+    return None
 
-    def fresh_lines(answer_text: str) -> list[str]:
-        out = []
-        for line in _body(answer_text).splitlines():
-            key = _LOCAL.sub("", line).lstrip("- ").strip()
-            if key in used:
-                continue
-            used.add(key)
-            out.append(line)
-            if len(out) == max_lines:
-                break
-        return out
 
-    answered: list[AnsweredQuestion] = []
-    sections: list[str] = []
-    numerals = "一二三四五六七八九十"
-    for i, (q, query) in enumerate(questions):
-        try:
-            ans = bot.ask(query)
-        except BadQuestion:
+def _from_answer(bot: Any, q: Query, facts: BusinessFacts, nums: _Numbers, points: int) -> ReplySection:
+    ans = bot.answer_query(_context(q, facts), points=points)
+    if ans.refused or not ans.sections:
+        return ReplySection(q.text, Point(_desk()["text"]["unknown"], [], "none"), [], "none")
+    sec = ans.sections[0]
+    by_n = {c.n: c for c in ans.citations}
+    lead = nums.point(sec.lead.text, [by_n[n] for n in sec.lead.cites], sec.lead.kind)
+    return ReplySection(q.text, lead, [nums.point(p.text, [by_n[n] for n in p.cites], p.kind) for p in sec.points])
+
+
+def _section(bot: Any, group: list[Query], facts: BusinessFacts, a: Assessment | None, nums: _Numbers,
+             points: int) -> ReplySection:
+    """One question as the client numbered it. A clause the assessment answers ("…还是要办ICP证？") leads; the
+    other clauses ("…够不够？不够的话要增到多少？") add their conclusions when they say something new."""
+    decided = [(i, s) for i, s in ((i, _from_assessment(q, a, nums)) for i, q in enumerate(group)) if s]
+    first_i, sec = decided[0] if decided else (0, _from_answer(bot, group[0], facts, nums, points))
+    for i, q in enumerate(group):
+        if i == first_i:
             continue
-        if ans.refused:
-            body = "这一点知识库中暂无可靠资料，建议与顾问进一步沟通确认。"
-        else:
-            body = renumber(ans, "\n".join(fresh_lines(ans.answer)) or _body(ans.answer).splitlines()[0])
-        answered.append(AnsweredQuestion(q, ans.answer, [c.to_dict() for c in ans.citations], ans.refused))
-        title = q if len(q) <= 60 else q[:58] + "…"
-        heading = f"{numerals[i] if i < 10 else i + 1}、{title}" if len(questions) > 1 else f"关于您的问题：{title}"
-        sections.append(f"{heading}\n{body}")
-    notes = []
-    for lead, q in fact_checks(facts):
-        ans = bot.ask(q)
-        if ans.refused or not ans.citations:
-            continue
-        first = renumber(ans, _body(ans.answer).splitlines()[0].lstrip("- "))
-        notes.append(f"- {lead}：{first}")
-    greeting = "您好！" if concise else "您好！感谢您的咨询。"
-    situation = f"根据您提供的情况（{facts.summary()}），" if facts.summary() else ""
-    parts = [f"{greeting}{situation}{'答复如下：' if situation else '现将您关心的问题答复如下：'}", *sections]
-    if notes:
-        parts.append("结合贵司情况，特别提示：\n" + "\n".join(notes))
-    parts.append("以上供参考，不构成法律意见，具体以工信部或当地通信管理局的要求为准。如需进一步协助，欢迎随时联系。")
-    citations = sorted(registry.values(), key=lambda c: c["n"])
-    if sources and citations:
-        parts.append("参考来源：\n" + "\n".join(source_line(c["n"], c["title"], c["url"]) for c in citations))
-    reply_text = "\n\n".join(parts)
-    if not sources:
-        reply_text = _LOCAL.sub("", reply_text)
-    return Reply(reply_text, facts, answered, citations if sources else [])
+        more = next((s for j, s in decided if j == i), None) or _from_answer(bot, q, facts, nums, 0)
+        said = [sec.lead.text, *(p.text for p in sec.points)]
+        if more.source != "none" and all(overlap(more.lead.text, t) < 0.5 for t in said):
+            sec.points.insert(sum(p.kind == "lead" for p in sec.points), Point(more.lead.text, more.lead.cites, "lead"))
+    sec.question = "".join(t if t.endswith(("？", "?")) or i == len(group) - 1 else t + "，"
+                           for i, t in enumerate(asked(q.text) for q in group))
+    return sec
 
 
-# -- batches -----------------------------------------------------------------------------------------
-
-HEADER_NAMES = {"question", "questions", "问题", "提问", "客户问题"}
-OUT_COLUMNS = ["question", "answer", "sources", "refused", "confidence", "error"]
-
-
-def read_rows(path: Path) -> list[str | None]:
-    """One entry per data row (None for a blank row), from the column named question/问题 or the first."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = [list(r) for r in csv.reader(fh)]
-    elif suffix in {".xlsx", ".xlsm"}:
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        rows = [["" if v is None else str(v) for v in r] for r in wb.worksheets[0].iter_rows(values_only=True)]
-        wb.close()
-        while rows and not any(c.strip() for c in rows[-1]):
-            rows.pop()  # a sheet's trailing empty rows are formatting, not questions
-    else:
-        raise ValueError(f"不支持的文件类型 {suffix}（可用 .csv 或 .xlsx）")
-    col = 0
-    if rows and any(c.strip().lower() in HEADER_NAMES for c in rows[0]):
-        col = next(i for i, c in enumerate(rows[0]) if c.strip().lower() in HEADER_NAMES)
-        rows = rows[1:]
-    return [(r[col].strip() or None) if len(r) > col else None for r in rows]
-
-
-def answer_rows(bot, questions: list[str | None], progress=None) -> list[dict]:
+def _notes(a: Assessment | None, sections: list[ReplySection], nums: _Numbers) -> list[Point]:
+    """The client's facts that decide, when no section has said them yet: a capital gap, a foreign share."""
+    if a is None:
+        return []
+    said = "".join(s.text() for s in sections)
     out = []
-    for q in questions:
-        row = {"question": q or "", "answer": "", "sources": "", "refused": "", "confidence": "", "error": ""}
-        try:
-            if not q:
-                raise BadQuestion("空行：没有问题")
-            ans = bot.ask(q)
-            row.update(answer=ans.answer, refused=str(ans.refused).lower(), confidence=f"{ans.confidence:.2f}",
-                       sources="\n".join(source_line(c.n, c.title, c.url) for c in ans.citations))
-        except BadQuestion as exc:
-            row["error"] = str(exc)
-        except Exception as exc:  # one bad row never stops the batch
-            row["error"] = f"处理失败：{type(exc).__name__}"
-        out.append(row)
-        if progress:
-            progress(1)
+    for text in (a.capital if "贵司注册资本" in a.capital and "需增资" in a.capital else "", a.foreign):
+        if text and re.sub(r"\[\d+\]", "", text)[:20] not in said:
+            out.append(nums.point(text, _cited(text, a.citations), "rule"))
     return out
 
 
-def write_rows(rows: list[dict], path: Path) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=OUT_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
-    elif suffix == ".xlsx":
-        import openpyxl
+def compose(bot: Any, message: str, tone: str = "正式", sources: bool = True, base: str = "") -> Reply:
+    """Answer every question in a client's message and write the reply. `base` makes links to the site's own
+    article pages absolute (when BOT_ARTICLE_BASE_URL does not already). Raises BadQuestion for empty input."""
+    text, _ = check(message, bot.settings.max_question_chars)
+    facts = from_text(text)
+    a = assess(bot.kb, facts) if facts.activities else None
+    nums = _Numbers(base)
+    brief = tone == "简洁"
+    points = 0 if brief else int(_desk()["limits"]["points"])
+    sections = [_section(bot, group, facts, a, nums, points) for group in items(text)]
+    notes = _notes(a, sections, nums)
+    _fit(sections, notes)
+    return _render(facts, sections, notes, nums.citations, brief, sources, a)
 
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.title = "answers"
-        ws.append(OUT_COLUMNS)
-        for r in rows:
-            ws.append([r[c] for c in OUT_COLUMNS])
-        wb.save(path)
-    elif suffix == ".md":
-        import html
 
-        def cell(v: str) -> str:  # user text must not become HTML in a Markdown viewer
-            return html.escape(str(v), quote=False).replace("|", "\\|").replace("\n", "<br>")
+def _length(sections: list[ReplySection], notes: list[Point]) -> int:
+    return sum(len(s.text()) + len(s.question) for s in sections) + sum(len(p.marked()) for p in notes)
 
-        lines = ["| # | " + " | ".join(OUT_COLUMNS) + " |", "|" + " --- |" * (len(OUT_COLUMNS) + 1)]
-        lines += [f"| {i} | " + " | ".join(cell(r[c]) for c in OUT_COLUMNS) + " |" for i, r in enumerate(rows, 1)]
-        path.write_text("\n".join(lines) + "\n", "utf-8")
-    else:
-        raise ValueError(f"不支持的输出类型 {suffix}（可用 .csv、.xlsx 或 .md）")
+
+def _fit(sections: list[ReplySection], notes: list[Point]) -> None:
+    """Keep the reply within the length a client reads: drop supporting points, last questions first."""
+    limit = int(_desk()["limits"]["chars"]) - 150  # greeting, situation and closing
+    while _length(sections, notes) > limit and any(s.points for s in sections):
+        next(s for s in reversed(sections) if s.points).points.pop()
+
+
+def _render(facts: BusinessFacts, sections: list[ReplySection], notes: list[Point], citations: list[Citation],
+            brief: bool, sources: bool, a: Assessment | None) -> Reply:
+    t = _desk()["text"]
+    summary = facts.summary()
+    head = (t["greeting_brief"] if brief else t["greeting"]) + (t["situation"].format(summary=summary)
+                                                                 if summary else t["plain"])
+    parts = [head]
+    numerals = t["numerals"]
+    for i, s in enumerate(sections):
+        title = s.question if len(s.question) <= 60 else s.question[:58] + "…"
+        label = f"{numerals[i] if i < len(numerals) else i + 1}、{title}" if len(sections) > 1 else f"关于您的问题：{title}"
+        parts.append(f"{label}\n{s.text()}")
+    if notes:
+        parts.append(t["facts_lead"] + "\n" + "\n".join(f"· {p.marked()}" for p in notes))
+    parts.append(t["closing"])
+    order: dict[int, int] = {}
+    for p in [pt for s in sections for pt in [s.lead, *s.points]] + notes:
+        for n in p.cites:
+            order.setdefault(n, len(order) + 1)
+        p.cites = [order[n] for n in p.cites]
+    cites = sorted((Citation(order[c.n], c.doc_id, c.title, c.url, c.chunk_id, c.text) for c in citations if c.n in order),
+                   key=lambda c: c.n)
+    body = "\n\n".join(parts)
+    if sources and cites:
+        body += "\n\n" + t["sources"] + "\n" + "\n".join(source_line(c.n, c.title, c.url) for c in cites)
+    if not sources:
+        body = re.sub(r"\[\d+\]", "", body)
+    return Reply(facts, sections, notes, cites if sources else [], body, a)

@@ -6,17 +6,22 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from bot.chunk import Chunk
+from bot.cards import Card, CardIndex, Correction
+from bot.chunk import Chunk, candidate_sentences
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.lexicon import expand, synonyms_for, tokenize
-from bot.questions import focus_of, unwrap
+from bot.query import Query
 from bot.settings import Settings
-from bot.store import Vectors, load_bm25, load_chunks
+from bot.normalize import compact
+from bot.store import Vectors, load_bm25, load_chunks, load_records
 
 RRF_K = 60
+DUPLICATE = 0.6  # a hit whose sentences are mostly in better-ranked hits already is collapsed into them
+GENERIC = 0.25  # a term in more than this share of chunks tells them apart too little to make a point relevant
 SYNONYM_WEIGHT = 0.4  # canonical terms added by the synonym table count less than the user's words
 FUSION_DEPTH = 25  # fusing deeper lists buries strong dense hits that BM25 missed
 
@@ -32,7 +37,7 @@ class Hit:
 
 @dataclass
 class Retrieval:
-    query: str
+    query: Query
     tokens: list[str]  # the query's own tokens
     expanded: list[str]  # tokens plus synonym-table terms
     synonyms: dict[str, list[str]] = field(default_factory=dict)
@@ -60,6 +65,42 @@ class KnowledgeBase:
         n = max(len(chunks), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self.mean_idf = sum(self.idf.values()) / max(1, len(self.idf))
+        self.generic_idf = math.log(1 + (n - GENERIC * n + 0.5) / (GENERIC * n + 0.5))
+        self.sentence_keys = {c.chunk_id: [compact(s) for s in candidate_sentences(c.text)] for c in chunks}
+        self.canonical = self._canonical_copies(chunks)
+        self.corrections = [Correction(**r) for r in load_records(settings.index_dir / "corrections.jsonl")]
+        self.cards = CardIndex(self, [Card(**r) for r in load_records(settings.index_dir / "cards.jsonl")])
+
+    def _canonical_copies(self, chunks: list[Chunk]) -> dict[str, str]:
+        """Sentence → the chunk to cite for it: boilerplate repeated across articles is cited to the core
+        article's copy when there is one, else to its first occurrence."""
+        out: dict[str, str] = {}
+        for c in chunks:
+            for key in self.sentence_keys[c.chunk_id]:
+                if key not in out or (c.core and not self.chunks[out[key]].core):
+                    out[key] = c.chunk_id
+        return out
+
+    def is_generic(self, token: str) -> bool:
+        return self.term_weight(token) < self.generic_idf
+
+    def article_text(self, doc_id: str) -> tuple[str, str] | None:
+        """(title, body in its original wording) of an indexed article, or None."""
+        from bot.ingest import IngestError, load
+        from bot.store import Manifest
+
+        chunks = sorted((c for c in self.chunks.values() if c.doc_id == doc_id), key=lambda c: c.position)
+        if not chunks:
+            return None
+        entry = (Manifest.load(self.settings.index_dir) or Manifest()).docs.get(doc_id, {})
+        try:
+            return chunks[0].title, load(Path(entry["path"])).text
+        except (KeyError, IngestError):
+            return chunks[0].title, "\n\n".join(c.text for c in chunks)
+
+    def chunk_holding(self, doc_id: str, passage: str) -> Chunk | None:
+        return next((c for c in self.chunks.values() if c.doc_id == doc_id and passage and passage in c.text), None)
 
     def query_vector(self, query: str) -> np.ndarray:
         return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
@@ -100,19 +141,20 @@ class Retriever:
     def dense(self, vec: np.ndarray, depth: int) -> list[tuple[str, float]]:
         return [(cid, s) for cid, s in self.kb.vectors.query(vec.tolist(), depth) if cid in self.kb.chunks]
 
-    def search(self, query: str, k: int = 5) -> Retrieval:
+    def search(self, query: Query | str, k: int = 5) -> Retrieval:
         started = time.perf_counter()
-        tokens = tokenize(unwrap(query))
+        query = query if isinstance(query, Query) else Query(query)
+        tokens = tokenize(query.search_text)
         synonyms = synonyms_for(tokens)
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
-        focus = focus_of(query)
         result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms,
-                           focus=tokenize(focus))
-        stress = expand(result.focus) if focus != query else None
+                           focus=tokenize(query.text))
+        stress = expand(result.focus) if query.is_follow_up else None
         bm = self.bm25(tokens, extra, self.depth, stress) if self.mode in {"bm25", "hybrid"} else []
+        dn: list[tuple[str, float]] = []
         if self.mode in {"dense", "hybrid"}:
-            result.query_vector = self.kb.query_vector(query)
-        dn = self.dense(result.query_vector, self.depth) if self.mode in {"dense", "hybrid"} else []
+            result.query_vector = self.kb.query_vector(query.search_text)
+            dn = self.dense(result.query_vector, self.depth)
         fused: dict[str, Hit] = {}
         for rank, (cid, _s) in enumerate(bm):
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
@@ -122,10 +164,21 @@ class Retriever:
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
             hit.dense_rank, hit.dense_score = rank, s
             hit.score += self.dense_weight / (RRF_K + rank)
-        result.hits = sorted(fused.values(), key=lambda h: -h.score)[:k]
+        result.hits = self._collapse(sorted(fused.values(), key=lambda h: -h.score))[:k]
         result.confidence = self.confidence(tokens, synonyms, result.hits)
         result.ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _collapse(self, hits: list[Hit]) -> list[Hit]:
+        """Drop hits that mostly repeat better-ranked ones (the same boilerplate in many articles)."""
+        seen: set[str] = set()
+        kept = []
+        for h in hits:
+            keys = self.kb.sentence_keys.get(h.chunk.chunk_id) or [h.chunk.chunk_id]
+            if sum(k in seen for k in keys) / len(keys) < DUPLICATE:
+                kept.append(h)
+            seen.update(keys)
+        return kept
 
     def confidence(self, tokens: list[str], synonyms: dict[str, list[str]], hits: list[Hit]) -> float:
         """How well the top chunks cover the question's terms (IDF-weighted; a colloquial word counts

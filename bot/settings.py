@@ -48,18 +48,35 @@ class Settings(BaseSettings):
     api_keys: str = Field("", validation_alias=_env("BOT_API_KEYS", "api_keys"))
     admin_token: str = Field("", validation_alias=_env("BOT_ADMIN_TOKEN", "admin_token"))
     max_body_bytes: int = Field(65536, validation_alias=_env("BOT_MAX_BODY_BYTES", "max_body_bytes"))
+    max_upload_bytes: int = Field(5_000_000, validation_alias=_env("BOT_MAX_UPLOAD_BYTES", "max_upload_bytes"))
+    # Seconds a client may take to send a request body (slow-loris bodies get 408).
+    body_timeout: float = Field(15.0, validation_alias=_env("BOT_BODY_TIMEOUT", "body_timeout"))
+    # `limits` storage: memory:// (one process) or redis://host:port/db (shared by several instances).
+    rate_limit_storage: str = Field("memory://", validation_alias=_env("BOT_RATE_LIMIT_STORAGE", "rate_limit_storage"))
+    # Wrong admin tokens allowed per client before 429.
+    admin_attempts: str = Field("5/minute", validation_alias=_env("BOT_ADMIN_ATTEMPTS", "admin_attempts"))
     trust_proxy: bool = Field(False, validation_alias=_env("BOT_TRUST_PROXY", "trust_proxy"))
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses), with BOT_TRUST_PROXY.
+    trusted_proxies: str = Field("127.0.0.1,::1", validation_alias=_env("BOT_TRUSTED_PROXIES", "trusted_proxies"))
+
+    # Conversation log and feedback (SQLAlchemy URL; SQLite file by default, PostgreSQL for several instances).
+    database_url: str = Field("sqlite:///data/bot.sqlite", validation_alias=_env("BOT_DATABASE_URL", "database_url"))
+    log_questions: bool = Field(True, validation_alias=_env("BOT_LOG_QUESTIONS", "log_questions"))
+    log_retention_days: int = Field(0, validation_alias=_env("BOT_LOG_RETENTION_DAYS", "log_retention_days"))
+    # Seconds between checks whether another instance changed the knowledge base.
+    kb_poll_seconds: float = Field(5.0, validation_alias=_env("BOT_KB_POLL_SECONDS", "kb_poll_seconds"))
 
     @property
     def allowed_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
-    def rate(self) -> tuple[int, float]:
-        """(requests, seconds) from e.g. "30/minute"."""
-        count, _, unit = self.rate_limit.partition("/")
-        seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(unit.strip() or "minute", 60)
-        return max(1, int(count)), float(seconds)
+    def proxies(self) -> set[str]:
+        return {p.strip() for p in self.trusted_proxies.split(",") if p.strip()}
+
+    @property
+    def keys(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 
     # Generative answers (optional). LLM_BASE_URL alone selects an OpenAI-compatible endpoint.
     llm_provider: str | None = Field(None, validation_alias=_env("LLM_PROVIDER", "llm_provider"))
@@ -86,5 +103,5 @@ class Settings(BaseSettings):
         return self.embed_cache or self.index_dir / "embed_cache.sqlite"
 
 
-def get_settings(**overrides) -> Settings:
-    return Settings(**overrides)
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

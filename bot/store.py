@@ -11,7 +11,7 @@ from typing import Any
 from bot.chunk import Chunk
 from bot.settings import Settings
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: chunks carry `core`; cards and corrections are indexed
 
 
 def chroma_client(settings: Settings) -> Any:
@@ -31,22 +31,32 @@ def chroma_client(settings: Settings) -> Any:
 # Exhaustive enough for corpora of tens of thousands of chunks; at the default (100) HNSW returned slightly
 # different neighbours from one process to the next.
 HNSW = {"space": "cosine", "ef_search": 200}
+CARDS_SUFFIX = "_cards"
 
 
 class Vectors:
     """The chunk vectors in Chroma: what indexing writes and what dense retrieval reads. Vectors are always
     computed by our own embeddings and passed in (Chroma's default embedding function downloads a model)."""
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings, suffix: str = "", client: Any = None) -> None:
         self.client = client or chroma_client(settings)
         self.collection = self.client.get_or_create_collection(
-            settings.collection, embedding_function=None, configuration={"hnsw": HNSW})
+            settings.collection + suffix, embedding_function=None, configuration={"hnsw": HNSW})
 
-    def add(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        self.collection.add(
-            ids=[c.chunk_id for c in chunks], embeddings=vectors, documents=[c.embed_text for c in chunks],
-            metadatas=[{"doc_id": c.doc_id, "title": c.title, "url": c.url, "position": c.position,
-                        "headings": " > ".join(c.headings), "kind": c.kind} for c in chunks])
+    @classmethod
+    def for_cards(cls, settings: Settings, client: Any = None) -> Vectors:
+        """The answer cards' question phrasings, in a collection of their own."""
+        return cls(settings, CARDS_SUFFIX, client)
+
+    def add(self, ids: list[str], vectors: list[list[float]], documents: list[str], metadatas: list[dict]) -> None:
+        for i in range(0, len(ids), 1000):
+            self.collection.add(ids=ids[i : i + 1000], embeddings=vectors[i : i + 1000],
+                                documents=documents[i : i + 1000], metadatas=metadatas[i : i + 1000])
+
+    def add_chunks(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        self.add([c.chunk_id for c in chunks], vectors, [c.embed_text for c in chunks],
+                 [{"doc_id": c.doc_id, "title": c.title, "url": c.url, "position": c.position,
+                   "headings": " > ".join(c.headings), "kind": c.kind} for c in chunks])
 
     def delete(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 5000):
@@ -66,7 +76,7 @@ class Vectors:
         return int(self.collection.count())
 
     def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        """The k nearest chunks as (chunk id, cosine similarity), best first."""
+        """The k nearest entries as (id, cosine similarity), best first."""
         if k <= 0 or not self.count():
             return []
         res = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
@@ -104,16 +114,24 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def save_records(path: Path, records: list[dict]) -> None:
+    """One JSON object per line, written atomically."""
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    _atomic_write(path, lines + ("\n" if lines else ""))
+
+
+def load_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
 def save_chunks(index_dir: Path, chunks: list[Chunk]) -> None:
-    lines = "\n".join(json.dumps(c.to_dict(), ensure_ascii=False) for c in chunks)
-    _atomic_write(index_dir / "chunks.jsonl", lines + ("\n" if lines else ""))
+    save_records(index_dir / "chunks.jsonl", [c.to_dict() for c in chunks])
 
 
 def load_chunks(index_dir: Path) -> list[Chunk]:
-    path = index_dir / "chunks.jsonl"
-    if not path.exists():
-        return []
-    return [Chunk(**json.loads(line)) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [Chunk(**r) for r in load_records(index_dir / "chunks.jsonl")]
 
 
 def build_bm25(index_dir: Path, chunks: list[Chunk]) -> None:

@@ -1,11 +1,16 @@
-"""Shared fixtures: real Chroma, real embeddings, real servers on 127.0.0.1 — no mocks."""
+"""Shared fixtures: real Chroma, real embeddings, real databases and servers on 127.0.0.1 — no mocks. Most
+tests run in process (Starlette's TestClient, Typer's CliRunner, uvicorn in a thread); one subprocess smoke
+test per entry point stays in test_entrypoints.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,12 +21,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 ARTIFACTS = ROOT / "test-artifacts"
+DEV = SHARED / "eval" / "dev.jsonl"
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +44,9 @@ def cache_copy(tmp_path_factory) -> Path:
 def corpus_settings(tmp_path_factory, cache_copy):
     from bot.settings import get_settings
 
-    return get_settings(index_dir=tmp_path_factory.mktemp("index"), embed_cache=cache_copy)
+    data = tmp_path_factory.mktemp("data")
+    return get_settings(index_dir=tmp_path_factory.mktemp("index"), embed_cache=cache_copy,
+                        database_url=f"sqlite:///{data}/bot.sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +64,8 @@ def small_settings(tmp_path, cache_copy):
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    return get_settings(corpus_dir=corpus, index_dir=tmp_path / "index", embed_cache=cache_copy)
+    return get_settings(corpus_dir=corpus, index_dir=tmp_path / "index", embed_cache=cache_copy,
+                        database_url=f"sqlite:///{tmp_path}/bot.sqlite")
 
 
 def write_article(folder: Path, doc_id: str, title: str, body: str) -> Path:
@@ -66,19 +75,72 @@ def write_article(folder: Path, doc_id: str, title: str, body: str) -> Path:
     return path
 
 
-def start_app(settings, **env_extra):
-    """`python app.py` on a free port with the given index; returns (url, process) once /healthz is 200."""
+def make_app(settings: Any, **overrides: Any) -> Any:
+    """The web app in process, its index loaded before it returns."""
+    from bot.web import create_app
+
+    return create_app(settings.model_copy(update=overrides), background=False)
+
+
+@pytest.fixture(scope="session")
+def client(bot, corpus_settings):
+    """An in-process client of the app over the real corpus (CORS for http://allowed.example)."""
+    from starlette.testclient import TestClient
+
+    app = make_app(corpus_settings, cors_origins=ALLOWED, rate_limit="10000/minute")
+    with TestClient(app, base_url="http://127.0.0.1:7860") as c:
+        yield c
+
+
+ALLOWED = "http://allowed.example"
+
+
+class ThreadedServer:
+    """uvicorn serving an app from a thread of the test process, on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    proxy_headers=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.time() + 60
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live(bot, corpus_settings):
+    """The app over HTTP on 127.0.0.1 (for Gradio's client and the browser)."""
+    app = make_app(corpus_settings, cors_origins=ALLOWED, rate_limit="10000/minute")
+    with ThreadedServer(app) as server:
+        yield server
+
+
+def start_app(settings: Any, **env_extra: Any) -> tuple[str, Any]:
+    """`python app.py` as its own process (entry-point smoke test, several instances); returns (url, process)
+    once /healthz is 200."""
     import subprocess
     import sys
-    import time
 
     import httpx
 
     port = free_port()
     env = {**os.environ, "BOT_INDEX_DIR": str(settings.index_dir), "BOT_EMBED_CACHE": str(settings.cache_path),
-           "BOT_PORT": str(port), **{k: str(v) for k, v in env_extra.items()}}
+           "BOT_DATABASE_URL": settings.database_url, "BOT_PORT": str(port),
+           **{k: str(v) for k, v in env_extra.items()}}
     proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -87,12 +149,14 @@ def start_app(settings, **env_extra):
                 return url, proc
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited: {proc.stderr.read() if proc.stderr else ''}")
         time.sleep(0.3)
     proc.kill()
     raise RuntimeError("app did not become healthy")
 
 
-def stop(proc) -> None:
+def stop(proc: Any) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import pytest
 
 from bot.index import build_index
 from bot.retrieve import KnowledgeBase, Retriever
 from bot.store import Vectors, load_chunks
-from tests.conftest import free_port, write_article
+from tests.conftest import write_article
 
 A = "增值电信业务经营许可证有效期为5年。有效期届满需要继续经营的，应当提前90日向原发证机关提出延续申请。"
 B = "电信业务经营者应当在每年第一季度通过电信业务市场综合管理信息系统报送年报。"
@@ -65,58 +61,63 @@ def test_broken_files_are_skipped_and_the_rest_indexed(small_settings):
 
 
 def test_cli_index_reports_changes_on_stderr(small_settings, tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
     write_article(small_settings.corpus_dir, "k1", "有效期与延续", A)
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "note.txt").write_text("年报说明\n" + B, encoding="utf-8")
-    cmd = [sys.executable, "-m", "bot", "--index-dir", str(small_settings.index_dir),
-           "--corpus-dir", str(small_settings.corpus_dir), "index", str(extra)]
-    env = {**__import__("os").environ, "BOT_EMBED_CACHE": str(small_settings.cache_path)}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
+    args = ["--index-dir", str(small_settings.index_dir), "--corpus-dir", str(small_settings.corpus_dir), "index",
+            str(extra)]
+    env = {"BOT_EMBED_CACHE": str(small_settings.cache_path)}
+    out = CliRunner().invoke(app, args, env=env)
+    assert out.exit_code == 0, out.output
     assert out.stdout == ""
     assert "新增 2 篇" in out.stderr and "note.txt" in out.stderr
-    out2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert "未变 2 篇" in out2.stderr and "新计算向量 0" in out2.stderr
+    again = CliRunner().invoke(app, args, env=env)
+    assert "未变 2 篇" in again.stderr and "新计算向量 0" in again.stderr
 
 
-@pytest.fixture
-def chroma_server(tmp_path):
-    import shutil
+def test_plan_changes_without_chroma(tmp_path):
+    """The plan is decided from documents and the manifest alone: new, unchanged, edited, removed."""
+    from bot.index import plan_changes
+    from bot.ingest import load
 
-    exe = shutil.which("chroma") or str(__import__("pathlib").Path(sys.executable).parent / "chroma")
-    port = free_port()
-    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import httpx
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("chroma server did not start")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
+    for doc_id, body in (("k1", A), ("k2", B)):
+        write_article(tmp_path, doc_id, doc_id, body)
+    docs = {d.doc_id: d for d in (load(p) for p in sorted(tmp_path.glob("*.md")))}
+    sig = {"model": "m"}
+    first = plan_changes(docs, None, {}, sig, 320, 60)
+    assert first.rebuild and len(first.report.added) == 2 and len(first.to_add) == 2 and not first.stale
+    chunks = {c.chunk_id: c for c in first.chunks}
+    same = plan_changes(docs, first.manifest, chunks, sig, 320, 60)
+    assert not same.rebuild and same.report.unchanged == 2 and not same.to_add and not same.stale
+    write_article(tmp_path, "k2", "k2", B + "未按规定报送年报的，会被列入不良名单。")
+    docs["k2"] = load(tmp_path / "k2.md")
+    del docs["k1"]
+    edit = plan_changes(docs, first.manifest, chunks, sig, 320, 60)
+    assert [p.rsplit("/", 1)[-1] for p in edit.report.updated] == ["k2.md"] and edit.report.removed
+    assert len(edit.to_add) == 1 and len(edit.stale) == 2  # k2's old chunk and k1's
+    assert plan_changes(docs, first.manifest, chunks, {"model": "other"}, 320, 60).rebuild
 
 
-def test_chroma_server_path(small_settings, chroma_server):
-    settings = small_settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
-    write_article(settings.corpus_dir, "k1", "有效期与延续", A)
-    write_article(settings.corpus_dir, "k2", "年报", B)
-    report = build_index(settings, show_progress=False)
-    assert report.chunks_total == 2
+def test_chroma_server_path(small_settings, tmp_path):
     import chromadb
 
-    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server)
-    assert client.get_collection(settings.collection).count() == 2
-    hits = Retriever(KnowledgeBase(settings), "dense").search("许可证到期前多久申请延续", k=2).hits
-    assert hits[0].chunk.doc_id == "k1"
+    from tests.services import chroma_server
+
+    with chroma_server(tmp_path / "chroma-server") as port:
+        settings = small_settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port})
+        write_article(settings.corpus_dir, "k1", "有效期与延续", A)
+        write_article(settings.corpus_dir, "k2", "年报", B)
+        report = build_index(settings, show_progress=False)
+        assert report.chunks_total == 2
+        client = chromadb.HttpClient(host="127.0.0.1", port=port)
+        assert client.get_collection(settings.collection).count() == 2
+        hits = Retriever(KnowledgeBase(settings), "dense").search("许可证到期前多久申请延续", k=2).hits
+        assert hits[0].chunk.doc_id == "k1"
 
 
 def test_sentence_transformers_backend(small_settings):

@@ -1,0 +1,247 @@
+"""The licence assessment (许可自测): business facts in, the licences, filings and approvals it needs out — each
+with a verdict, the authority, the reasons and their citations. The rules are data (`bot/data/rules.toml`);
+this module only evaluates them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import vocab
+from bot.answer import Citation, article_url
+from bot.facts import NATIONAL_SCOPE, PROVINCE_SCOPE, BusinessFacts
+
+NEED, DEPENDS, NOT_NEEDED = "需要", "视情况", "不需要"
+
+
+@dataclass
+class Item:
+    key: str
+    kind: str  # licence | filing | approval
+    code: str | None
+    name: str
+    verdict: str
+    reasons: list[str]  # with [n] markers
+    authority: str
+    citations: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "code": self.code, "name": self.name, "verdict": self.verdict,
+                "reasons": self.reasons, "authority": self.authority, "citations": self.citations}
+
+
+@dataclass
+class Assessment:
+    facts: BusinessFacts
+    items: list[Item] = field(default_factory=list)
+    capital: str = ""
+    foreign: str = ""
+    foreign_cap: str | None = None  # "50%" | "100%" | "试点" | "不得" when a foreign shareholder is named
+    authority: str = ""
+    review: str = ""
+    citations: list[Citation] = field(default_factory=list)
+
+    @property
+    def needed(self) -> list[Item]:
+        return [i for i in self.items if i.verdict == NEED]
+
+    @property
+    def licences(self) -> list[Item]:
+        return [i for i in self.items if i.kind == "licence" and i.verdict != NOT_NEEDED]
+
+    def conclusion(self) -> str:
+        """The first line: what to get, from whom (with [n])."""
+        lic = [i for i in self.needed if i.kind == "licence"]
+        if lic:
+            return f"需要办理{'、'.join(i.name for i in lic)}，{self.authority}。"
+        maybe = [i for i in self.items if i.verdict == DEPENDS and i.kind == "licence"]
+        rest = "、".join(i.name for i in self.needed)
+        if maybe:
+            head = f"视情况：{'、'.join(i.name for i in maybe)}是否需要取决于具体情况（见下）"
+            return head + (f"；需要办理{rest}。" if rest else "。")
+        if rest:
+            return f"不需要增值电信业务经营许可证；需要办理{rest}。"
+        return "按所述情况，不需要办理增值电信业务经营许可证或备案；业务变化时请重新评估。"
+
+    def render(self) -> str:
+        """The result as text with [n] markers: the conclusion, then one line per item, capital, foreign, time."""
+        icon = {NEED: "需要", DEPENDS: "视情况", NOT_NEEDED: "不需要"}
+        lines = [self.conclusion(), ""]
+        for i in self.items:
+            lines.append(f"- 【{icon[i.verdict]}】{i.name}：{'；'.join(i.reasons)}")
+        extra = [x for x in (self.capital, self.foreign, self.review if self.licences else "") if x]
+        if extra:
+            lines.append("")
+            lines += extra
+        if self.facts.assumed:
+            lines += ["", "说明：" + "；".join(self.facts.assumed) + "。"]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"facts": self.facts.to_dict(), "items": [i.to_dict() for i in self.items], "capital": self.capital,
+                "foreign": self.foreign, "foreign_cap": self.foreign_cap, "authority": self.authority,
+                "review": self.review, "answer": self.render(), "citations": [c.to_dict() for c in self.citations]}
+
+
+def rules() -> dict[str, Any]:
+    return vocab.table("rules")
+
+
+def _words(f: BusinessFacts, tentative: bool = True) -> set[str]:
+    """The condition words that hold for these facts (see the header of bot/data/rules.toml); without the
+    activities the text only asks about when `tentative` is False."""
+    r = rules()
+    activities = [a for a in f.activities if tentative or a not in f.tentative]
+    words = set(activities) | set(f.channels)
+    words |= {g for g, members in r["groups"].items() if set(members) & set(activities)}
+    words.add({True: "paid", False: "free", None: "paid?"}[f.paid])
+    if f.merchants:
+        words.add("merchants")
+    if f.scope:
+        words.add(f.scope)
+    if f.foreign:
+        words.add("foreign")
+    return words
+
+
+def verdict(item: dict[str, Any], words: set[str]) -> str | None:
+    for name, key in ((NEED, "need"), (DEPENDS, "depends"), (NOT_NEEDED, "not_needed")):
+        if any(set(clause) <= words for clause in item.get(key, [])):
+            return name
+    return None
+
+
+class _Cites:
+    """Citation numbers for the assessment, from the rules' passages resolved to chunks of the index."""
+
+    def __init__(self, kb: Any) -> None:
+        self.kb, self.numbers, self.list = kb, {}, []  # type: ignore[var-annotated]
+
+    def mark(self, cites: list[dict[str, str]]) -> tuple[str, list[int]]:
+        ns: list[int] = []
+        for c in cites:
+            chunk = self.kb.chunk_holding(c["doc"], c["passage"])
+            if chunk is None:
+                continue
+            if chunk.chunk_id not in self.numbers:
+                self.numbers[chunk.chunk_id] = len(self.numbers) + 1
+                self.list.append(Citation(self.numbers[chunk.chunk_id], chunk.doc_id, chunk.title,
+                                          chunk.url or article_url(self.kb.settings, chunk.doc_id), chunk.chunk_id,
+                                          chunk.text))
+            if self.numbers[chunk.chunk_id] not in ns:
+                ns.append(self.numbers[chunk.chunk_id])
+        return "".join(f"[{n}]" for n in ns), ns
+
+
+def _authority(f: BusinessFacts, cites: _Cites) -> str:
+    a = rules()["authority"]
+    if f.foreign:
+        marks, _ = cites.mark(a["cite_foreign"])
+        return a["foreign"] + marks
+    if f.scope == NATIONAL_SCOPE:
+        marks, _ = cites.mark(a["cite_national"])
+        return a["national"] + marks
+    if f.scope == PROVINCE_SCOPE:
+        marks, _ = cites.mark(a["cite_province"])
+        where = f"{f.province}省" if f.province and f.province not in _municipal() else (f.province or "省")
+        return a["province"].format(province=where.replace("省省", "省")) + marks
+    marks, _ = cites.mark(a["cite_province"] + a["cite_national"])
+    return a["unknown"] + marks
+
+
+def _municipal() -> list[str]:
+    municipalities: list[str] = vocab.table("facts")["municipalities"]
+    return municipalities
+
+
+def _capital(f: BusinessFacts, cites: _Cites) -> str:
+    c = rules()["capital"]
+    marks, _ = cites.mark(c["cite"])
+    need = c["national_wan"] if f.scope == NATIONAL_SCOPE else c["province_wan"] if f.scope == PROVINCE_SCOPE else None
+    if need is None:
+        return c["text"] + marks + "。"
+    where = "全国/跨省经营" if f.scope == NATIONAL_SCOPE else "省内经营"
+    text = f"注册资本：{where}最低{need:g}万元人民币{marks}"
+    if f.capital_wan is not None:
+        gap = "，已达到" if f.capital_wan >= need else f"，低于最低限额，需增资至{need:g}万元以上"
+        text += f"；贵司注册资本{f.capital_wan:g}万元{gap}"
+    return text + "。"
+
+
+def _foreign(f: BusinessFacts, items: list[Item], cites: _Cites) -> tuple[str, str | None]:
+    if not f.foreign:
+        return "", None
+    r = rules()["foreign"]
+    who = f"{f.foreign_country}股东" if f.foreign_country else "外资股东"
+    share = f"（{f.foreign_share:g}%）" if f.foreign_share is not None else ""
+    if set(r["prohibited"]["activities"]) & set(f.activities):
+        marks, _ = cites.mark(r["prohibited"]["cite"])
+        return f"外资：{who}{share}——{r['prohibited']['text']}{marks}。", "不得"
+    keys = {i.key for i in items if i.kind == "licence" and i.verdict == NEED}
+    pilot = r["pilot"]
+    if keys and f.pilot_area in pilot["areas"] and keys <= set(pilot["items"]):
+        marks, _ = cites.mark(pilot["cite"])
+        return f"外资：{who}{share}——{pilot['text']}{marks}。", "试点"
+    lifted = [rule for name, rule in r.items() if name in ("ecommerce", "negative_list")]
+    if keys and all(any(k in rule["items"] for rule in lifted) for k in keys):
+        used = [rule for rule in lifted if keys & set(rule["items"])]
+        marks, _ = cites.mark([c for rule in used for c in rule["cite"]])
+        return f"外资：{who}{share}——{'；'.join(rule['text'] for rule in used)}，不受50%限制{marks}。", "100%"
+    marks, _ = cites.mark(r["general"]["cite"])
+    over = "，超过上限，需调整股权结构" if f.foreign_share is not None and f.foreign_share > r["general"]["cap"] else ""
+    return f"外资：{who}{share}——{r['general']['text']}{over}{marks}。", "50%"
+
+
+def assess(kb: Any, f: BusinessFacts) -> Assessment:
+    """Evaluate the rules for these facts."""
+    words, stated, cites = _words(f), _words(f, tentative=False), _Cites(kb)
+    items: list[Item] = []
+    for rule in rules()["item"]:
+        v = verdict(rule, words)
+        if v is None:
+            continue
+        if v == NEED and (verdict(rule, stated) != NEED or set(rule.get("doubt", [])) & set(f.activities)):
+            v = DEPENDS  # only a service the client asks about ("能不能顺便…") needs it, or FACTS.md leaves it open
+        marks, ns = cites.mark(rule.get("cite", []))
+        reasons = [(rule.get("reason_not") if v == NOT_NEEDED else None or rule["reason"]) + marks]
+        reasons += [text for act, text in rule.get("also", {}).items() if act in f.activities]
+        if v == DEPENDS and rule.get("confirm"):
+            reasons.append("需确认：" + rule["confirm"])
+        if rule.get("held") in f.licences_held:
+            reasons.append("贵司已持有")
+        code = rule["key"].split("-")[0] if rule["kind"] == "licence" else None
+        who = rule.get("authority", "")
+        items.append(Item(rule["key"], rule["kind"], code, rule["name"], v, reasons, who, ns))
+    a = Assessment(f, items)
+    if a.licences:
+        a.authority = _authority(f, cites)
+        for i in a.items:
+            i.authority = a.authority if i.kind == "licence" else i.authority
+        a.capital = _capital(f, cites)
+        marks, _ = cites.mark(rules()["review"]["cite"])
+        a.review = "审批时间：" + rules()["review"]["text"] + marks
+    a.foreign, a.foreign_cap = _foreign(f, items, cites)
+    a.citations = cites.list
+    return _renumber(a)
+
+
+def _renumber(a: Assessment) -> Assessment:
+    """Citation numbers in the order a reader meets them, unused ones dropped."""
+    order: dict[int, int] = {}
+    for n in re.findall(r"\[(\d+)\]", a.render()):
+        order.setdefault(int(n), len(order) + 1)
+
+    def sub(text: str) -> str:
+        return re.sub(r"\[(\d+)\]", lambda m: f"[{order[int(m.group(1))]}]" if int(m.group(1)) in order else "", text)
+
+    for i in a.items:
+        i.reasons = [sub(r) for r in i.reasons]
+        i.citations = [order[n] for n in i.citations if n in order]
+        i.authority = sub(i.authority)
+    a.capital, a.foreign, a.review, a.authority = sub(a.capital), sub(a.foreign), sub(a.review), sub(a.authority)
+    kept = [c for c in a.citations if c.n in order]
+    for c in kept:
+        c.n = order[c.n]
+    a.citations = sorted(kept, key=lambda c: c.n)
+    return a

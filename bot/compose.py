@@ -1,0 +1,264 @@
+"""The offline answer: for each question, a conclusion first, then at most a few points on its focus, each
+quoted verbatim from a cited passage.
+
+The conclusion is a matching answer card's curated answer, or else the retrieved sentence of the kind the
+question asks for (an amount, a time limit, an authority, a code, a rule), cut to its answering clause when
+that clause stands alone. Marketing and sentences the corpus records as wrong are never quoted; boilerplate
+repeated across articles is cited to the core article's copy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot import vocab
+from bot.answer import Answer, Citation, Point, Section, article_url, refusal
+from bot.cards import CardScore
+from bot.chunk import Chunk, candidate_sentences
+from bot.lexicon import synonyms, tokenize
+from bot.normalize import compact, for_matching
+from bot.query import is_pasted, off_topic
+from bot.retrieve import KnowledgeBase, Retrieval
+
+PARAPHRASE = 0.975  # e5 cosine above which two sentences are near restatements
+_FIGURES = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?")
+
+
+@dataclass
+class Limits:
+    """How much an answer may say. Defaults chosen by measurement (results/tuning.md, "Composer")."""
+
+    points: int = 3  # supporting points after the conclusion, for a single question
+    points_each: int = 2  # … per question, when a message asks several
+    point_share: float = 0.5  # a point must score at least this share of the best candidate
+    lead_chars: int = 120  # a longer conclusion is cut to its answering clause when one stands alone
+    point_chars: int = 160
+    chunks: int = 8  # retrieved passages sentences are taken from
+    lex_share: float = 0.45  # term overlap vs embedding similarity in a sentence's score
+    local_share: float = 0.5  # how much a term's rarity among the candidates counts
+    cue_bonus: float = 0.35  # for a sentence of the kind the question asks for
+
+
+@dataclass
+class Candidate:
+    text: str
+    chunk: Chunk  # what it cites
+    rank: int  # the retrieved passage's rank
+    order: int  # position in that passage
+    tokens: frozenset[str]
+    kind: str = "passage"  # or "correction"
+
+
+@vocab.derived
+def _marketing() -> re.Pattern[str]:
+    return vocab.any_of(vocab.table("filters")["marketing"])
+
+
+def is_marketing(text: str) -> bool:
+    return bool(_marketing().search(for_matching(text)))
+
+
+def _bigrams(s: str) -> set[str]:
+    s = compact(s)
+    return {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+def overlap(a: str, b: str) -> float:
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / max(1, len(x | y))
+
+
+@dataclass
+class _Scored:
+    cand: Candidate
+    base: float
+    lex: float
+
+
+@dataclass
+class _Registry:
+    """Citation numbers shared by the whole answer, in order of first use."""
+
+    kb: KnowledgeBase
+    numbers: dict[str, int] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+
+    def cite(self, chunk: Chunk) -> int:
+        if chunk.chunk_id not in self.numbers:
+            self.numbers[chunk.chunk_id] = len(self.numbers) + 1
+            url = chunk.url or article_url(self.kb.settings, chunk.doc_id)
+            self.citations.append(Citation(self.numbers[chunk.chunk_id], chunk.doc_id, chunk.title, url,
+                                           chunk.chunk_id, chunk.text))
+        return self.numbers[chunk.chunk_id]
+
+
+class Composer:
+    def __init__(self, kb: KnowledgeBase, limits: Limits | None = None) -> None:
+        self.kb = kb
+        self.limits = limits or Limits()
+
+    # -- candidates -------------------------------------------------------------------------------
+
+    def candidates(self, retrieval: Retrieval) -> list[Candidate]:
+        """Quotable sentences of the retrieved passages: no marketing, corrected sentences replaced by their
+        correction, each cited to the copy of its passage a reader should see."""
+        out: list[Candidate] = []
+        seen: set[str] = set()
+        for rank, hit in enumerate(retrieval.hits[: self.limits.chunks]):
+            for order, text in enumerate(candidate_sentences(hit.chunk.text)):
+                cand = self._candidate(text, hit.chunk, rank, order)
+                if cand is None or compact(cand.text) in seen:
+                    continue
+                seen.add(compact(cand.text))
+                out.append(cand)
+        return out
+
+    def _candidate(self, text: str, chunk: Chunk, rank: int, order: int) -> Candidate | None:
+        fix = next((c for c in self.kb.corrections if c.doc_id == chunk.doc_id and c.quote in text), None)
+        if fix is not None:
+            see = self.kb.chunk_holding(fix.see_doc, fix.see_passage) if fix.correct else None
+            if see is None:
+                return None
+            return Candidate(fix.correct, see, rank, order, frozenset(tokenize(fix.correct)), "correction")
+        if is_marketing(text):
+            return None
+        cited = self.kb.chunks.get(self.kb.canonical.get(compact(text), chunk.chunk_id), chunk)
+        return Candidate(text, cited, rank, order, frozenset(tokenize(text)))
+
+    # -- scoring ----------------------------------------------------------------------------------
+
+    def _weights(self, r: Retrieval, pool: list[Candidate]) -> dict[str, float]:
+        """Query terms weighted by rarity in the corpus and among the candidates; what a follow-up asks now
+        counts more than the turns it is read with, synonyms less than the user's own words."""
+        own, focus, n = set(r.tokens), set(r.focus), len(pool)
+        share = self.limits.local_share
+        weights = {}
+        for t in dict.fromkeys(r.expanded):
+            df = sum(t in c.tokens for c in pool)
+            local = math.log(1 + n / max(1, df)) / math.log(1 + n) if n > 1 else 1.0
+            stress = 1.5 if t in focus and focus != own else 1.0 if t in own else 0.4
+            digit = 0.3 if t.isdigit() and t not in synonyms() else 1.0  # the asker's own "3个人", "12月"
+            weights[t] = self.kb.term_weight(t) * (share * local + 1 - share) * stress * digit
+        return weights
+
+    def score(self, r: Retrieval, pool: list[Candidate]) -> list[_Scored]:
+        """Each candidate's relevance: term overlap and embedding similarity (each normalised within the
+        candidates), a little for the passage's rank, and a bonus for the kind of answer asked for."""
+        if not pool:
+            return []
+        weights = self._weights(r, pool)
+        vectors = self.kb.sentence_vectors([c.text for c in pool])
+        qvec = r.query_vector if r.query_vector is not None else self.kb.query_vector(r.query.search_text)
+        lex = [sum(w for t, w in weights.items() if t in c.tokens) * (0.85 if len(c.text) > 160 else 1.0)
+               for c in pool]
+        sim = [float(np.dot(vectors[c.text], qvec)) for c in pool]
+        lmax, smin, smax = max(lex) or 1.0, min(sim), max(sim)
+        cues = r.query.cues()
+        out = []
+        for c, lx, sm in zip(pool, lex, sim, strict=True):
+            norm_sim = (sm - smin) / (smax - smin + 1e-6)
+            if lx <= 0 and norm_sim <= 0.7:
+                continue  # sharing no word with the question, it must at least be close in meaning
+            base = self.limits.lex_share * lx / lmax + (1 - self.limits.lex_share) * norm_sim + 0.05 / (1 + c.rank)
+            base += self.limits.cue_bonus * (lx > 0 and any(p.search(c.text) for p in cues))
+            out.append(_Scored(c, base, lx))
+        return sorted(out, key=lambda s: -s.base)
+
+    # -- one question ------------------------------------------------------------------------------
+
+    def _on_focus(self, r: Retrieval, c: Candidate) -> bool:
+        """A point must be about what was asked: no other topic than the question's, and a key term (not a
+        corpus-wide one) of the question's own words or their synonyms — for a follow-up, of what it adds
+        to the turns it is read with ("那全国呢" → 全国)."""
+        if off_topic(c.text, r.query):
+            return False
+        before = set(tokenize(r.query.context)) if r.query.is_follow_up else set()
+        keys = [t for t in r.focus if not self.kb.is_generic(t) and t not in before]
+        keys += [s for t in keys for s in r.synonyms.get(t, [])]
+        return any(t in c.tokens for t in keys) or not keys
+
+    def _repeats(self, text: str, others: list[str]) -> bool:
+        """Mostly the same characters as one already said, or a paraphrase that adds no figure or code."""
+        for other in others:
+            if overlap(text, other) > 0.5:
+                return True
+        vecs = self.kb.sentence_vectors([text, *others])
+        for other in others:
+            if float(np.dot(vecs[text], vecs[other])) >= PARAPHRASE and not (
+                    set(_FIGURES.findall(text)) - set(_FIGURES.findall(other))):
+                return True
+        return False
+
+    def _clause(self, text: str, r: Retrieval, limit: int) -> str:
+        """A long sentence cut to the clause that answers, when that clause stands on its own (it is a
+        verbatim part ending at a semicolon and carries the asked-for kind or the question's terms)."""
+        if len(text) <= limit:
+            return text
+        parts = [p for p in re.findall(r"[^；;]+[；;。！？!?]?", text) if len(p.strip()) >= 15]
+        cues = r.query.cues()
+        good = [p for p in parts if (not cues or any(c.search(p) for c in cues))
+                and any(t in p for t in r.focus if len(t) > 1)]
+        if not good:
+            return text
+        best = max(good, key=lambda p: sum(t in p for t in r.focus))
+        return best.strip().rstrip("；;") + ("" if best.rstrip().endswith(("。", "！", "？")) else "。")
+
+    def section(self, r: Retrieval, match: CardScore | None, reg: _Registry, said: list[str],
+                points: int, heading: str | None) -> Section | None:
+        scored = self.score(r, self.candidates(r))
+        pool = [s for s in scored if not self._repeats(s.cand.text, said)]
+        if match is not None:
+            card = match.card
+            lead = Point(card.answer, [reg.cite(self.kb.chunks[card.chunk_id])], "card")
+            lead_texts = [card.answer, card.passage]
+            top = pool[0].base if pool else 0.0
+        elif any(s.lex > 0 and not off_topic(s.cand.text, r.query) for s in pool):
+            # The conclusion shares a word with the question (or its synonyms) and is about its topic.
+            first = next(s for s in pool if s.lex > 0 and not off_topic(s.cand.text, r.query))
+            pool.remove(first)
+            text = self._clause(first.cand.text, r, self.limits.lead_chars)
+            lead = Point(text, [reg.cite(first.cand.chunk)], first.cand.kind)
+            lead_texts, top = [first.cand.text], first.base
+        else:
+            return None
+        chosen: list[Point] = []
+        for s in pool:
+            if len(chosen) == points or s.base < self.limits.point_share * top:
+                break
+            if not self._on_focus(r, s.cand) or self._repeats(s.cand.text, lead_texts + said):
+                continue
+            text = self._clause(s.cand.text, r, self.limits.point_chars)
+            chosen.append(Point(text, [reg.cite(s.cand.chunk)], s.cand.kind))
+            lead_texts.append(s.cand.text)
+        said += lead_texts
+        # Points read better in the order the article gives them.
+        return Section(lead, chosen, heading)
+
+    # -- the answer --------------------------------------------------------------------------------
+
+    def compose(self, question: str, retrievals: list[Retrieval], matches: list[CardScore | None],
+                notes: list[str]) -> Answer:
+        confidence = max((r.confidence for r in retrievals), default=0.0)
+        reg, said = _Registry(self.kb), []
+        many = len(retrievals) > 1
+        headed = many and is_pasted(question, len(retrievals))
+        sections = []
+        for r, match in zip(retrievals, matches, strict=True):
+            heading = _heading(r.query.text) if headed else None
+            points = self.limits.points_each if many else self.limits.points
+            sec = self.section(r, match, reg, said, points, heading)
+            if sec is not None:
+                sections.append(sec)
+        if not sections:
+            return refusal(question, confidence=confidence)
+        return Answer(question=question, sections=sections, notes=notes, citations=reg.citations,
+                      confidence=confidence)
+
+
+def _heading(asked: str) -> str:
+    asked = asked.strip()
+    return asked if len(asked) <= 40 else asked[:40] + "…"
