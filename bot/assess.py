@@ -40,6 +40,7 @@ class Assessment:
     foreign_cap: str | None = None  # "50%" | "100%" | "试点" | "不得" when a foreign shareholder is named
     authority: str = ""
     review: str = ""
+    missed: list[str] = field(default_factory=list)  # what follows from obligations the client has missed
     citations: list[Citation] = field(default_factory=list)
 
     @property
@@ -70,13 +71,48 @@ class Assessment:
         lines = [self.conclusion(), ""]
         for i in self.items:
             lines.append(f"- 【{icon[i.verdict]}】{i.name}：{'；'.join(i.reasons)}")
-        extra = [x for x in (self.capital, self.foreign, self.review if self.licences else "") if x]
+        extra = [x for x in (self.capital, self.foreign, self.review if self.licences else "", *self.missed) if x]
         if extra:
             lines.append("")
             lines += extra
         if self.facts.assumed:
             lines += ["", "说明：" + "；".join(self.facts.assumed) + "。"]
         return "\n".join(lines)
+
+    def answer_for(self, q: Any, points: int = 2) -> tuple[str, list[str]] | None:
+        """The assessment's answer to one question about the business the message describes — what licence, who
+        approves, the capital, the foreign share, how long — as (conclusion, points), with [n] markers into
+        `citations`; None when the question asks something else. The question's own words decide; an elliptical
+        one ("不够的话要增到多少？") is read with the question before it."""
+        if not self.items:
+            return None
+        return self._answer(q, q.text, points) or (self._answer(q, q.context, points) if q.context else None)
+
+    def _answer(self, q: Any, words: str, points: int) -> tuple[str, list[str]] | None:
+        from bot.query import asked, names_subject, topics
+
+        rx, text = rules()["questions"], asked(words)
+        if re.search(rx["licence"], text, re.I) and (self.licences or self.needed):
+            named = [i for i in self.items if any(n.lower() in text.lower() for n in _names(i.key))]
+            if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
+                i = named[0]
+                filings = [f"{x.name}：{x.verdict}" for x in self.items if x.kind == "filing" and x.verdict == NEED]
+                return "；".join([f"{i.name}：{i.verdict}", *filings]) + "。", i.reasons[:points]
+            reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in self.items if i.verdict != NOT_NEEDED]
+            return self.conclusion(), reasons[:points]
+        if re.search(rx["authority"], text) and self.authority:
+            return self.authority, []
+        # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
+        if (re.search(rx["foreign"], text, re.I) and self.foreign and not names_subject(q.text)
+                and not topics(q.text) - {"外资"} and "试点" not in q.text):
+            return self.foreign, []
+        if re.search(rx["capital"], text, re.I) and self.capital:
+            return self.capital, []
+        before = q.context.split("。")[-1]  # the question it follows on from directly
+        if (re.search(rx["time"], text, re.I) and self.review and not topics(q.text + before)
+                and not names_subject(q.text + before)):
+            return self.review.removeprefix("审批时间："), []
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {"facts": self.facts.to_dict(), "items": [i.to_dict() for i in self.items], "capital": self.capital,
@@ -86,6 +122,13 @@ class Assessment:
 
 def rules() -> dict[str, Any]:
     return vocab.table("rules")
+
+
+def _names(key: str) -> list[str]:
+    """The words clients use for an item ("ICP证", "EDI", "B21"…), from bot/data/rules.toml."""
+    item = next(i for i in rules()["item"] if i["key"] == key)
+    names: list[str] = item.get("names", [])
+    return names
 
 
 def _words(f: BusinessFacts, tentative: bool = True) -> set[str]:
@@ -160,7 +203,9 @@ def _capital(f: BusinessFacts, cites: _Cites) -> str:
     marks, _ = cites.mark(c["cite"])
     need = c["national_wan"] if f.scope == NATIONAL_SCOPE else c["province_wan"] if f.scope == PROVINCE_SCOPE else None
     if need is None:
-        return c["text"] + marks + "。"
+        low = f.capital_wan is not None and f.capital_wan < c["province_wan"]
+        gap = f"；贵司注册资本{f.capital_wan:g}万元，低于省内经营的最低限额，需增资至{c['province_wan']:g}万元以上" if low else ""
+        return c["text"] + marks + gap + "。"
     where = "全国/跨省经营" if f.scope == NATIONAL_SCOPE else "省内经营"
     text = f"注册资本：{where}最低{need:g}万元人民币{marks}"
     if f.capital_wan is not None:
@@ -222,6 +267,10 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
         marks, _ = cites.mark(rules()["review"]["cite"])
         a.review = "审批时间：" + rules()["review"]["text"] + marks
     a.foreign, a.foreign_cap = _foreign(f, items, cites)
+    for name in f.missed:
+        rule = rules()["missed"][name]
+        marks, _ = cites.mark(rule["cite"])
+        a.missed.append(rule["text"] + marks + "。")
     a.citations = cites.list
     return _renumber(a)
 
@@ -240,6 +289,7 @@ def _renumber(a: Assessment) -> Assessment:
         i.citations = [order[n] for n in i.citations if n in order]
         i.authority = sub(i.authority)
     a.capital, a.foreign, a.review, a.authority = sub(a.capital), sub(a.foreign), sub(a.review), sub(a.authority)
+    a.missed = [sub(m) for m in a.missed]
     kept = [c for c in a.citations if c.n in order]
     for c in kept:
         c.n = order[c.n]

@@ -153,20 +153,22 @@ class CardIndex:
 
     def scores(self, retrieval: Any, k: int = 40) -> list[CardScore]:
         """Cards near the question, scored, best first."""
-        from bot.query import narrower
+        from bot.query import contrary, narrower
 
         if not self.cards:
             return []
         query = retrieval.query
-        near_own = self._nearest(self.kb.query_vector(query.text), k)
-        ctx_vec = retrieval.query_vector if query.is_follow_up else None
+        near_own = self._nearest(self.kb.query_vector(query.own_text), k)
+        # A follow-up that names its own subject is matched on its own words; the turns it follows only inform.
+        ctx_vec = retrieval.query_vector if query.is_follow_up and query.own_text != query.text else None
         near_ctx = self._nearest(ctx_vec, k) if ctx_vec is not None else near_own
         terms, syn = self._terms(retrieval), retrieval.synonyms
         asked = set(retrieval.tokens) | {s for ts in syn.values() for s in ts}
         hits = {h.chunk.chunk_id: 1.0 / (1 + i) for i, h in enumerate(retrieval.hits)}
         cues = query.cues()
         # A card about a topic the question does not name answers a narrower question: never a candidate.
-        ids = [c for c in dict.fromkeys([*near_own, *near_ctx]) if not narrower(self.cards[c].questions[0], query)]
+        ids = [c for c in dict.fromkeys([*near_own, *near_ctx]) if not narrower(self.cards[c].questions[0], query)
+               and not contrary(self.cards[c].questions[0] + self.cards[c].answer, query)]
         answers = self.kb.sentence_vectors([self.cards[c].answer for c in ids])
         qvec = retrieval.query_vector if retrieval.query_vector is not None else self.kb.query_vector(query.search_text)
         out = []

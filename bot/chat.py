@@ -139,11 +139,24 @@ class Bot:
             ans = yield from self._generate(question, queries, retrievals, confidence, notices)
             streamed = ans is not None
         if ans is None:
-            ans = self.composer.compose(question, retrievals, matches, _notes(text))
+            decided = self._assessed(text, queries)
+            ans = self.composer.compose(question, retrievals, matches, _notes(text), decided)
         matched = {m.card.card_id for m in matches if m is not None}
         ans.suggestions = self.kb.cards.related(retrievals[-1], matched) if not ans.refused else []
         ans.retrieval_ms, ans.answer_ms = retrieval_ms, (time.perf_counter() - t1) * 1000
         return ans, streamed
+
+    def _assessed(self, text: str, queries: list[Query]) -> list[Any]:
+        """Where the message describes a business and a question asks what it needs (which licence, who approves,
+        the capital, the foreign share, how long), the licence assessment answers it."""
+        from bot.assess import assess
+        from bot.facts import from_text
+
+        facts = from_text(text)
+        if not facts.activities:
+            return [None] * len(queries)
+        a = assess(self.kb, facts)
+        return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
 
     def _card(self, r: Retrieval) -> CardScore | None:
         """The card that answers this question. A follow-up is not answered with the card that answered the

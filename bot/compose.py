@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from bot.cards import CardScore
 from bot.chunk import Chunk, candidate_sentences
 from bot.lexicon import synonyms, tokenize
 from bot.normalize import compact, for_matching
-from bot.query import is_pasted, off_topic
+from bot.query import contrary, is_pasted, off_topic
 from bot.retrieve import KnowledgeBase, Retrieval
 
 PARAPHRASE = 0.975  # e5 cosine above which two sentences are near restatements
@@ -174,12 +175,18 @@ class Composer:
         """A point must be about what was asked: no other topic than the question's, and a key term (not a
         corpus-wide one) of the question's own words or their synonyms — for a follow-up, of what it adds
         to the turns it is read with ("那全国呢" → 全国)."""
-        if off_topic(c.text, r.query):
+        if off_topic(c.text, r.query) or contrary(c.text, r.query):
             return False
         before = set(tokenize(r.query.context)) if r.query.is_follow_up else set()
         keys = [t for t in r.focus if not self.kb.is_generic(t) and t not in before]
         keys += [s for t in keys for s in r.synonyms.get(t, [])]
         return any(t in c.tokens for t in keys) or not keys
+
+    @staticmethod
+    def _may_lead(s: _Scored, r: Retrieval) -> bool:
+        """A quoted conclusion shares a word with the question (or its synonyms), is about its topic, and does not
+        speak to the other side of a condition the question states."""
+        return s.lex > 0 and not off_topic(s.cand.text, r.query) and not contrary(s.cand.text, r.query)
 
     def _repeats(self, text: str, others: list[str]) -> bool:
         """Mostly the same characters as one already said, or a paraphrase that adds no figure or code."""
@@ -208,7 +215,9 @@ class Composer:
         return best.strip().rstrip("；;") + ("" if best.rstrip().endswith(("。", "！", "？")) else "。")
 
     def section(self, r: Retrieval, match: CardScore | None, reg: _Registry, said: list[str],
-                points: int, heading: str | None) -> Section | None:
+                points: int, heading: str | None, decided: Any = None) -> Section | None:
+        if decided is not None:
+            return self._decided(decided, reg, said, heading)
         scored = self.score(r, self.candidates(r))
         pool = [s for s in scored if not self._repeats(s.cand.text, said)]
         if match is not None:
@@ -216,9 +225,8 @@ class Composer:
             lead = Point(card.answer, [reg.cite(self.kb.chunks[card.chunk_id])], "card")
             lead_texts = [card.answer, card.passage]
             top = pool[0].base if pool else 0.0
-        elif any(s.lex > 0 and not off_topic(s.cand.text, r.query) for s in pool):
-            # The conclusion shares a word with the question (or its synonyms) and is about its topic.
-            first = next(s for s in pool if s.lex > 0 and not off_topic(s.cand.text, r.query))
+        elif any(self._may_lead(s, r) for s in pool):
+            first = next(s for s in pool if self._may_lead(s, r))
             pool.remove(first)
             text = self._clause(first.cand.text, r, self.limits.lead_chars)
             lead = Point(text, [reg.cite(first.cand.chunk)], first.cand.kind)
@@ -238,25 +246,61 @@ class Composer:
         # Points read better in the order the article gives them.
         return Section(lead, chosen, heading)
 
+    def _decided(self, decided: Any, reg: _Registry, said: list[str], heading: str | None) -> Section:
+        """A section from the licence assessment: its conclusion, and the reasons it gives, cited as it cites."""
+        (lead, reasons), citations = decided
+        by_n = {c.n: c for c in citations}
+
+        def point(text: str, kind: str) -> Point:
+            ns = [int(n) for n in re.findall(r"\[(\d+)\]", text) if int(n) in by_n]
+            cites = [reg.cite(self.kb.chunks[by_n[n].chunk_id]) for n in dict.fromkeys(ns)
+                     if by_n[n].chunk_id in self.kb.chunks]
+            return Point(re.sub(r"\[\d+\]", "", text).strip(), cites, kind)
+
+        said.append(lead)
+        return Section(point(lead, "rule"), [point(t, "rule") for t in reasons], heading)
+
     # -- the answer --------------------------------------------------------------------------------
 
     def compose(self, question: str, retrievals: list[Retrieval], matches: list[CardScore | None],
-                notes: list[str]) -> Answer:
+                notes: list[str], decided: list[Any] | None = None) -> Answer:
         confidence = max((r.confidence for r in retrievals), default=0.0)
         reg, said = _Registry(self.kb), []
         many = len(retrievals) > 1
         headed = many and is_pasted(question, len(retrievals))
         sections = []
-        for r, match in zip(retrievals, matches, strict=True):
+        for i, (r, match) in enumerate(zip(retrievals, matches, strict=True)):
             heading = _heading(r.query.text) if headed else None
             points = self.limits.points_each if many else self.limits.points
-            sec = self.section(r, match, reg, said, points, heading)
+            sec = self.section(r, match, reg, said, points, heading, decided[i] if decided else None)
             if sec is not None:
                 sections.append(sec)
         if not sections:
             return refusal(question, confidence=confidence)
-        return Answer(question=question, sections=sections, notes=notes, citations=reg.citations,
-                      confidence=confidence)
+        return _renumbered(Answer(question=question, sections=sections, notes=notes, citations=reg.citations,
+                                  confidence=confidence))
+
+
+def reading_order(answer: Answer) -> list[Point]:
+    """The points in the order a reader meets them (a compound answer shows its conclusions first)."""
+    secs = answer.sections
+    if len(secs) > 1 and not any(s.heading for s in secs):
+        return [s.lead for s in secs] + [p for s in secs for p in s.points]
+    return [p for s in secs for p in [s.lead, *s.points]]
+
+
+def _renumbered(answer: Answer) -> Answer:
+    """Citation numbers 1, 2, 3… in reading order."""
+    order: dict[int, int] = {}
+    for p in reading_order(answer):
+        for n in p.cites:
+            order.setdefault(n, len(order) + 1)
+    for p in reading_order(answer):
+        p.cites = [order[n] for n in p.cites]
+    for c in answer.citations:
+        c.n = order[c.n]
+    answer.citations.sort(key=lambda c: c.n)
+    return answer
 
 
 def _heading(asked: str) -> str:

@@ -30,6 +30,7 @@ class BusinessFacts:
     pilot_area: str | None = None
     licences_held: list[str] = field(default_factory=list)
     tentative: list[str] = field(default_factory=list)  # activities only asked about ("能不能顺便…"), not stated
+    missed: list[str] = field(default_factory=list)  # obligations the client says it has missed (annual_report)
     evidence: dict[str, str] = field(default_factory=dict)  # fact → the words that decided it
     assumed: list[str] = field(default_factory=list)  # what the text did not say
 
@@ -38,7 +39,8 @@ class BusinessFacts:
                 "channels": self.channels, "scope": self.scope, "province": self.province, "region": self.region,
                 "capital_wan": self.capital_wan, "foreign": self.foreign, "foreign_share": self.foreign_share,
                 "foreign_country": self.foreign_country, "pilot_area": self.pilot_area,
-                "licences_held": self.licences_held, "tentative": self.tentative, "evidence": self.evidence,
+                "licences_held": self.licences_held, "tentative": self.tentative, "missed": self.missed,
+                "evidence": self.evidence,
                 "assumed": self.assumed}
 
     def summary(self) -> str:
@@ -135,6 +137,9 @@ def _foreign(f: BusinessFacts, text: str) -> None:
     f.foreign = True
     f.evidence["foreign"] = m.group(0)
     f.foreign_country = next((c for c in t["countries"] if c in m.group(0)), None)
+    short = re.search("([" + "".join(t["short"]) + "])[资方]", m.group(0))
+    if f.foreign_country is None and short:
+        f.foreign_country = t["short"][short.group(1)]
     near = text[max(0, m.start() - 12): m.end() + 24]
     share = re.search(t["share"], near)
     if share:
@@ -159,6 +164,7 @@ def from_text(text: str) -> BusinessFacts:
     f.channels = [c for c, p in t["channels"].items() if _find(p, text)]
     f.pilot_area = next((a for a, p in t["pilot"].items() if re.search(p, text)), None) if f.foreign else None
     f.licences_held = _held(text)
+    f.missed = [name for name, pattern in t["missed"].items() if re.search(pattern, text)]
     if f.paid and f.channels and not f.activities:
         f.activities.append("信息发布")
         f.assumed.append("按通过网站、APP或小程序有偿提供信息服务理解")
@@ -183,6 +189,9 @@ def _paid(f: BusinessFacts, text: str) -> None:
     t = _table()["paid"]
     no, yes = _find(t["no"], text, negatable=False), _find(t["yes"], text)
     negated_fee = next((m for m in re.finditer(t["yes"], text, re.I) if _negated(text, m)), None)
+    if yes and re.search(_table()["tentative"], _clause(text, yes)):
+        f.assumed.append(f"“{_clause(text, yes).strip()}”：今后收费的，届时须取得许可")
+        yes = None  # "后面可能会加付费版": not charging yet
     decided = no or yes or negated_fee
     if decided:
         f.paid = bool(yes)  # a free tier beside paid features ("聊天免费，但开VIP…") is still charging
@@ -205,6 +214,22 @@ def _assumptions(f: BusinessFacts) -> None:
         f.assumed.append("未说明是否收费：有偿提供信息等经营性服务的须取得许可，免费的只需备案")
     if not f.channels and f.activities:
         f.assumed.append("未说明通过网站、APP还是小程序提供：网站须ICP备案或许可，APP和小程序须备案")
+
+
+def for_question(f: BusinessFacts, question: str) -> BusinessFacts:
+    """The facts as one question supposes them: "以后加付费版要不要另外办证？" asks about charging, "那跨省呢？" about
+    several provinces — the question's own words override what the message said."""
+    import copy
+
+    t = _table()
+    g = copy.deepcopy(f)
+    if _find(t["paid"]["yes"], question) and not _find(t["paid"]["no"], question, negatable=False):
+        g.paid = True
+        g.assumed = [a for a in g.assumed if "今后收费" not in a]
+    m = _find(t["scope"]["national"], question)
+    if m:
+        g.scope = NATIONAL_SCOPE
+    return g
 
 
 FORM_FIELDS = ("activities", "paid", "merchants", "channels", "scope", "province", "capital_wan", "foreign_share",

@@ -35,6 +35,12 @@ class Query:
         return bool(self.context or self.background)
 
     @property
+    def own_text(self) -> str:
+        """What the question itself asks: its words, or, when they carry nothing of the domain ("这样可以吗？"),
+        the words it is read with."""
+        return self.text if not self.is_follow_up or self_contained(self.text) else self.search_text
+
+    @property
     def kinds(self) -> tuple[str, ...]:
         """The kinds of answer asked for (time, amount, rule, authority, code …), from the question's own words."""
         asked = for_matching(self.text)
@@ -61,7 +67,8 @@ def _kind_patterns() -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
 def _patterns() -> dict[str, re.Pattern[str]]:
     t = _table()
     return {
-        "joiners": re.compile("(" + "|".join(t["split"]["joiners"]) + ")[，,、：:]?"),
+        # a joining word starts a clause ("…多久？另外，…"), not in the middle of one ("要不要另外办证")
+        "joiners": re.compile("(?:(?<=^)|(?<=[，,。；;！!？?\\s]))(" + "|".join(t["split"]["joiners"]) + ")[，,、：:]?"),
         "asks": re.compile(t["split"]["asks"]),
         "not_asks": re.compile(t["split"]["not_asks"]),
         "conditional": re.compile(t["split"]["conditional"]),
@@ -83,8 +90,28 @@ def topics(text: str) -> frozenset[str]:
 
 
 def narrower(text: str, query: Query) -> bool:
-    """Whether a text names a topic the question does not ("深圳SP证去哪办" for "增值电信许可证去哪办")."""
-    return bool(topics(text) - topics(query.search_text))
+    """Whether a text is about something narrower or else than the question: it names a topic the question does
+    not, and shares none with it ("深圳SP证去哪办" for "增值电信许可证去哪办"; "106码号要交费吗" is fine for "106号…")."""
+    own, asked = topics(text), topics(query.search_text)
+    return bool(own - asked) and not own & asked
+
+
+@vocab.derived
+def _contrasts() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+    return [(re.compile(a), re.compile(b)) for a, b in _table()["conditions"]["contrasts"]]
+
+
+def contrary(text: str, query: Query) -> bool:
+    """Whether a text speaks only to the other side of a condition the question states, or to one side of a
+    contrast the question asks about (bot/data/query.toml [contrasts])."""
+    asked, said = for_matching(query.search_text), for_matching(text)
+    for a, b in _contrasts():
+        qa, qb, ta, tb = bool(a.search(asked)), bool(b.search(asked)), bool(a.search(said)), bool(b.search(said))
+        if qa and qb and (ta != tb):
+            return True
+        if qa != qb and (ta or tb) and ta != qa and not (ta and tb):
+            return True
+    return False
 
 
 def off_topic(text: str, query: Query) -> bool:
@@ -179,7 +206,10 @@ def items(text: str) -> list[list[Query]]:
     the message's background; a single question comes back alone."""
     parts = [p for p in _NUMBERED.split(text) if p and p.strip()]
     numbered = len(parts) > 1 and len(_NUMBERED.findall(text)) >= 2
-    groups = [_pieces(p) for p in parts] if numbered else [_pieces(text)]
+    joiners = _patterns()["joiners"]
+    # "另外/还有…" starts a question of its own even inside a numbered item.
+    groups = ([_pieces(sub) for p in parts for sub in joiners.split(p) if sub.strip() and not joiners.fullmatch(sub)]
+              if numbered else [_pieces(text)])
     background = "。".join(c for g in groups for c in g if not is_question(c))[:300]
     if numbered and not _NUMBERED.match(text) and not re.search(r"[？?]\s*$", parts[0].strip()):
         groups[0] = [c for c in groups[0] if re.search(r"[？?]", c)]  # the greeting and background
@@ -187,17 +217,19 @@ def items(text: str) -> list[list[Query]]:
     for g in groups:
         qs = [c for c in g if is_question(c)]
         chain: list[Query] = []
-        for q in qs:
+        for clause in qs:
+            q = asked(clause)
+            preamble = clause[: clause.rfind(q)].strip(" ，,。：:\n") if q in clause else ""
             # An elliptical question opening an item ("股东变化呢？") follows on from the item before it.
             previous = out[-1][0] if out and not chain and _needs_background(q, strict=True) else None
             before = chain[-1] if chain else previous
             # Clauses of one numbered question belong together; separate questions only when one cannot stand alone.
             if names_subject(q) or not ((before and numbered) or _needs_background(q)):
-                chain.append(Query(q))
+                chain.append(Query(q, background=preamble[-300:]))
             elif before:
                 chain.append(Query(q, f"{before.context}。{before.text}".strip("。")[-300:], before.background))
             else:
-                chain.append(Query(q, background=background))
+                chain.append(Query(q, background=(preamble or background)[-300:]))
         if chain:
             out.append(chain)
     if not numbered:
@@ -207,11 +239,21 @@ def items(text: str) -> list[list[Query]]:
     return out
 
 
+def self_contained(q: str) -> bool:
+    """Whether a question carries a term of the domain itself ("没证经营…会不会被罚" does; "要办什么证？" does not)."""
+    from bot.lexicon import domain_words, synonyms, tokenize
+
+    keys = (set(domain_words()) | {k for k in synonyms() if len(k) > 1}) - set(_table()["follow_up"]["asking_words"])
+    return bool(topics(q)) or any(t in keys for t in tokenize(q))
+
+
 def _needs_background(q: str, strict: bool = False) -> bool:
     """A question too short or too elliptical to stand alone ("要办什么证？", "那要多久？"); `strict`: both."""
     short = len(re.sub(r"\W", "", q)) <= int(_table()["follow_up"]["short"])
     elliptical = bool(_patterns()["elliptical"].search(q))
-    return (short and elliptical) if strict else (short or elliptical)
+    if strict:
+        return short and elliptical
+    return elliptical or (short and not self_contained(q))
 
 
 def split(text: str) -> list[Query]:

@@ -16,9 +16,12 @@ from typing import Any
 from bot import vocab
 from bot.answer import Citation, Point, source_line
 from bot.assess import Assessment, assess
-from bot.facts import BusinessFacts, from_text
+from bot.facts import BusinessFacts, for_question, from_text
 from bot.compose import overlap
-from bot.query import Query, asked, check, items, names_subject, topics
+from bot.query import Query, asked, check, items, self_contained
+
+
+JOIN_LEADS = 150  # characters up to which the conclusions of a compound question share the first line
 
 
 @dataclass
@@ -57,7 +60,8 @@ class _Numbers:
     """One numbering of sources for the whole reply, in order of first use — one footnote per article (a
     client opens articles, not passages), with an absolute link when the site's address is known."""
 
-    def __init__(self, base: str = "") -> None:
+    def __init__(self, kb: Any, base: str = "") -> None:
+        self.kb = kb
         self.by_doc: dict[str, Citation] = {}
         self.base = base.rstrip("/")
 
@@ -86,35 +90,28 @@ def _context(q: Query, facts: BusinessFacts) -> Query:
     and with the question it follows on from."""
     if not q.background:
         return q
+    if self_contained(q.text):
+        return Query(q.text, q.context)  # it names its own subject: the background would only drown it
     labels = vocab.table("rules")["activities"]
     subject = "；".join(labels[a] for a in facts.activities if a in labels)
     return Query(q.text, q.context, subject or q.background[:60])
 
 
-def _from_assessment(q: Query, a: Assessment | None, nums: _Numbers) -> ReplySection | None:
-    if a is None or not a.items:
+def _from_assessment(q: Query, a: Assessment | None, nums: _Numbers, points: int) -> ReplySection | None:
+    if a is not None:
+        supposed = for_question(a.facts, q.text)
+        if supposed != a.facts:  # the question supposes other facts ("以后加付费版…")
+            a = assess(nums.kb, supposed)
+    found = a.answer_for(q, points) if a else None
+    if a is None or found is None:
         return None
-    intent = _desk()["intent"]
-    cite = a.citations
-    asked_text = asked(q.text)
-    if re.search(intent["licence"], asked_text, re.I) and (a.licences or a.needed):
-        lead = nums.point(a.conclusion(), _cited(a.conclusion(), cite), "rule")
-        points = [nums.point(f"{i.name}（{i.verdict}）：{i.reasons[0]}", _cited(i.reasons[0], cite))
-                  for i in a.items if i.verdict != "不需要"][: _desk()["limits"]["points"]]
-        return ReplySection(q.text, lead, points, "assessment")
-    if re.search(intent["authority"], asked_text) and a.authority:
-        return ReplySection(q.text, nums.point(a.authority, _cited(a.authority, cite), "rule"), [], "assessment")
-    # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" is a question of its own.
-    if re.search(intent["foreign"], asked_text, re.I) and a.foreign and not names_subject(q.text) \
-            and not topics(q.text) - {"外资"} and "试点" not in q.text:
-        return ReplySection(q.text, nums.point(a.foreign, _cited(a.foreign, cite), "rule"), [], "assessment")
-    if re.search(intent["capital"], q.search_text if q.context else asked_text, re.I) and a.capital:
-        return ReplySection(q.text, nums.point(a.capital, _cited(a.capital, cite), "rule"), [], "assessment")
-    if re.search(intent["time"], asked_text, re.I) and a.review and not names_subject(q.search_text.replace(
-            q.background, "")) and not topics(q.text):
-        review = a.review.removeprefix("审批时间：")
-        return ReplySection(q.text, nums.point(review, _cited(review, cite), "rule"), [], "assessment")
-    return None
+    lead, reasons = found
+    points = [nums.point(r, _cited(r, a.citations)) for r in reasons]
+    if "需增资" in a.capital and lead == a.conclusion():
+        # the client's capital decides: say so where the licence is named (kept when the reply is shortened)
+        points.insert(0, nums.point(a.capital, _cited(a.capital, a.citations), "fact"))
+    head = nums.point(lead, _cited(lead, a.citations), "rule")
+    return ReplySection(q.text, head, points, "assessment")
 
 
 def _from_answer(bot: Any, q: Query, facts: BusinessFacts, nums: _Numbers, points: int) -> ReplySection:
@@ -131,18 +128,41 @@ def _section(bot: Any, group: list[Query], facts: BusinessFacts, a: Assessment |
              points: int) -> ReplySection:
     """One question as the client numbered it. A clause the assessment answers ("…还是要办ICP证？") leads; the
     other clauses ("…够不够？不够的话要增到多少？") add their conclusions when they say something new."""
-    decided = [(i, s) for i, s in ((i, _from_assessment(q, a, nums)) for i, q in enumerate(group)) if s]
-    first_i, sec = decided[0] if decided else (0, _from_answer(bot, group[0], facts, nums, points))
+    decided = [(i, s) for i, s in ((i, _from_assessment(q, a, nums, points)) for i, q in enumerate(group)) if s]
+    own = next((s for i, s in decided if i == 0), None)
+    if own is None and not (decided and _alternative(group)):
+        own = _from_answer(bot, group[0], facts, nums, points)
+    # The first clause leads unless only a quoted sentence answers it and the assessment decides a later one.
+    weak = own is None or own.source == "none" or own.lead.kind == "passage"
+    first_i, sec = decided[0] if decided and weak else (0, own) if own is not None else (0, _none(group[0]))
     for i, q in enumerate(group):
         if i == first_i:
             continue
         more = next((s for j, s in decided if j == i), None) or _from_answer(bot, q, facts, nums, 0)
         said = [sec.lead.text, *(p.text for p in sec.points)]
-        if more.source != "none" and all(overlap(more.lead.text, t) < 0.5 for t in said):
-            sec.points.insert(sum(p.kind == "lead" for p in sec.points), Point(more.lead.text, more.lead.cites, "lead"))
+        if more.source == "none" or any(overlap(more.lead.text, t) >= 0.5 for t in said):
+            continue
+        at = sum(p.kind in ("lead", "fact") for p in sec.points)
+        if len(sec.lead.text) + len(more.lead.text) <= JOIN_LEADS:
+            # a compound question answered in one line: "不能……；可以向……租用。"
+            sec.lead = Point(sec.lead.text.rstrip("。") + "；" + more.lead.text,
+                             list(dict.fromkeys(sec.lead.cites + more.lead.cites)), sec.lead.kind)
+        else:
+            sec.points.insert(at, Point(more.lead.text, more.lead.cites, "lead"))
+            at += 1
+        sec.points[at:at] = [p for p in more.points if p.kind == "fact"]
     sec.question = "".join(t if t.endswith(("？", "?")) or i == len(group) - 1 else t + "，"
                            for i, t in enumerate(asked(q.text) for q in group))
     return sec
+
+
+def _none(q: Query) -> ReplySection:
+    return ReplySection(q.text, Point(_desk()["text"]["unknown"], [], "none"), [], "none")
+
+
+def _alternative(group: list[Query]) -> bool:
+    """"…ICP备案还够用吗，还是要办ICP证？": the clauses are alternatives of one decision."""
+    return any(q.text.lstrip().startswith("还是") for q in group[1:])
 
 
 def _notes(a: Assessment | None, sections: list[ReplySection], nums: _Numbers) -> list[Point]:
@@ -151,7 +171,7 @@ def _notes(a: Assessment | None, sections: list[ReplySection], nums: _Numbers) -
         return []
     said = "".join(s.text() for s in sections)
     out = []
-    for text in (a.capital if "贵司注册资本" in a.capital and "需增资" in a.capital else "", a.foreign):
+    for text in (a.capital if "贵司注册资本" in a.capital and "需增资" in a.capital else "", a.foreign, *a.missed):
         if text and re.sub(r"\[\d+\]", "", text)[:20] not in said:
             out.append(nums.point(text, _cited(text, a.citations), "rule"))
     return out
@@ -162,8 +182,8 @@ def compose(bot: Any, message: str, tone: str = "正式", sources: bool = True, 
     article pages absolute (when BOT_ARTICLE_BASE_URL does not already). Raises BadQuestion for empty input."""
     text, _ = check(message, bot.settings.max_question_chars)
     facts = from_text(text)
-    a = assess(bot.kb, facts) if facts.activities else None
-    nums = _Numbers(base)
+    a = assess(bot.kb, facts) if facts.activities or facts.missed else None
+    nums = _Numbers(bot.kb, base)
     brief = tone == "简洁"
     points = 0 if brief else int(_desk()["limits"]["points"])
     sections = [_section(bot, group, facts, a, nums, points) for group in items(text)]
@@ -179,8 +199,13 @@ def _length(sections: list[ReplySection], notes: list[Point]) -> int:
 def _fit(sections: list[ReplySection], notes: list[Point]) -> None:
     """Keep the reply within the length a client reads: drop supporting points, last questions first."""
     limit = int(_desk()["limits"]["chars"]) - 150  # greeting, situation and closing
-    while _length(sections, notes) > limit and any(s.points for s in sections):
-        next(s for s in reversed(sections) if s.points).points.pop()
+
+    def droppable(s: ReplySection) -> list[Point]:
+        return [p for p in s.points if p.kind not in ("fact", "lead")]
+
+    while _length(sections, notes) > limit and any(droppable(s) for s in sections):
+        s = next(s for s in reversed(sections) if droppable(s))
+        s.points.remove(droppable(s)[-1])
 
 
 def _render(facts: BusinessFacts, sections: list[ReplySection], notes: list[Point], citations: list[Citation],

@@ -148,7 +148,7 @@ class Retriever:
         synonyms = synonyms_for(tokens)
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
         result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms,
-                           focus=tokenize(query.text))
+                           focus=tokenize(query.own_text))
         stress = expand(result.focus) if query.is_follow_up else None
         bm = self.bm25(tokens, extra, self.depth, stress) if self.mode in {"bm25", "hybrid"} else []
         dn: list[tuple[str, float]] = []

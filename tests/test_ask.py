@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from typer.testing import CliRunner
 
-from bot.questions import BadQuestion
-from tests.conftest import ROOT
+from bot.cli import app
+from bot.query import BadQuestion
 
 SEED_Q = "我只做支付宝小程序，没有独立APP，需要办增值电信许可证吗？"
-KEYS = {"question", "answer", "citations", "refused", "confidence", "latency_ms"}
+KEYS = {"question", "answer", "citations", "refused", "confidence", "latency_ms", "suggestions", "answer_id"}
 CITATION_KEYS = {"n", "doc_id", "title", "url", "chunk_id", "text"}
 
 
@@ -30,22 +28,39 @@ def check_schema(obj: dict) -> None:
         assert set(c) == CITATION_KEYS and c["text"].strip()
 
 
-def test_seed_question_cites_the_seed_article(bot):
+def test_seed_question_leads_with_the_correct_conclusion(bot):
+    """It depends on whether the mini-program runs a 经营性 service; mini-programs are filed either way. Cited to
+    c006 (or the seed's correct passages); no corrected or marketing sentence of the seed is quoted."""
+    from bot.evaluate import fluff_in
+
     ans = bot.ask(SEED_Q)
     check_schema(ans.to_dict())
     assert not ans.refused
-    seed = [c for c in ans.citations if c.doc_id == "seed-e7ffb928f09af7ca"]
-    assert seed, [c.doc_id for c in ans.citations]
-    assert any("经营性" in c.text for c in seed)
+    first = ans.answer.splitlines()[0]
+    assert first.startswith("视情况") and "经营性" in first and "备案" in first, first
+    assert {c.doc_id for c in ans.citations} & {"c006", "seed-e7ffb928f09af7ca"}
+    assert fluff_in(bot, ans.answer) == []
+    for bad in ("不像独立APP需要单独备案", "很可能会认定你需要持有ICP证", "监管相对宽松", "并非所有小程序都必须立刻办证",
+                "越来越多创业者", "九蚂蚁"):
+        assert bad not in ans.answer
     assert "不构成法律意见" in ans.answer
+    assert ans.suggestions and SEED_Q not in ans.suggestions
 
 
 def test_quoted_sentences_come_from_the_cited_chunk(bot):
+    """A quoted point is verbatim from the chunk it cites; a card's answer cites the chunk holding its passage."""
     ans = bot.ask("增值电信许可证有效期几年？到期前多久要续？")
     assert "5年" in ans.answer and "90日" in ans.answer
     by_n = {c.n: c.text for c in ans.citations}
-    for sentence, n in re.findall(r"(?:^|\n)(?:- )?(.+?)\[(\d+)\]", ans.answer):
-        assert sentence.strip() in by_n[int(n)]
+    cards = {c.answer: c for c in bot.kb.cards.cards.values()}
+    for section in ans.sections:
+        for point in [section.lead, *section.points]:
+            assert point.cites
+            text = by_n[point.cites[0]]
+            if point.kind == "card":
+                assert cards[point.text].passage in text
+            elif point.kind == "passage":
+                assert point.text.rstrip("。") in text, point.text
 
 
 @pytest.mark.parametrize("question", [
@@ -97,10 +112,14 @@ def test_huge_paste_emoji_and_html_are_handled(bot):
     assert "5年" in ans.answer
 
 
-def _cli(*args: str, stdin: str | None = None, settings=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BOT_INDEX_DIR": str(settings.index_dir), "BOT_EMBED_CACHE": str(settings.cache_path)}
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=300, cwd=ROOT)
+class _Out:
+    def __init__(self, result) -> None:
+        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
+
+
+def _cli(*args: str, stdin: str | None = None, settings=None) -> _Out:
+    env = {"BOT_INDEX_DIR": str(settings.index_dir), "BOT_EMBED_CACHE": str(settings.cache_path)}
+    return _Out(CliRunner().invoke(app, list(args), input=stdin, env=env))
 
 
 def test_cli_ask_json(bot, corpus_settings):
@@ -111,12 +130,13 @@ def test_cli_ask_json(bot, corpus_settings):
     obj = json.loads(lines[0])
     check_schema(obj)
     assert obj["question"] == SEED_Q
-    assert any(c["doc_id"] == "seed-e7ffb928f09af7ca" and "经营性" in c["text"] for c in obj["citations"])
+    assert any(c["doc_id"] == "c006" and "经营性" in c["text"] for c in obj["citations"])
 
 
 def test_cli_ask_plain_prints_sources(bot, corpus_settings):
     out = _cli("ask", "ICP证注册资本最低要多少？", settings=corpus_settings)
     assert out.returncode == 0 and "来源：" in out.stdout and "[1]" in out.stdout
+    assert "1000万" in out.stdout.splitlines()[0]
 
 
 def test_cli_jsonl_one_object_per_line_in_order(bot, corpus_settings, tmp_path):
@@ -154,6 +174,27 @@ def test_each_question_of_a_message_gets_its_own_section(bot):
     assert len(headings) == 3, ans.answer
     assert "前置" in ans.answer or "审核同意" in ans.answer
     assert re.search(r"接入服务提供者|分发平台", ans.answer)
+
+
+def test_a_short_compound_question_is_answered_conclusions_first(bot):
+    ans = bot.ask("增值电信许可证有效期几年？到期前多久要续？")
+    lines = ans.answer.splitlines()
+    assert "5年" in lines[0] and "90日" in lines[1] and not lines[0].startswith("【")
+
+
+def test_a_follow_up_is_one_section_that_says_what_it_adds(bot):
+    """"那如果我要做全国的呢，注册资本要多少？" after a question on ICP capital: one section whose first line is
+    the nationwide figure."""
+    ans = bot.ask("那如果我要做全国的呢，注册资本要多少？", ["ICP证注册资本最低要多少？", "那如果我要做全国的呢，注册资本要多少？"])
+    assert "【" not in ans.answer and len(ans.sections) == 1
+    assert "1000万" in ans.answer.splitlines()[0]
+
+
+def test_an_answer_is_short_and_its_points_are_cited(bot):
+    ans = bot.ask("ICP证注册资本最低要多少？")
+    body = [ln for ln in ans.answer.splitlines() if ln.strip() and "不构成法律意见" not in ln]
+    assert len(body) <= 4 and all(re.search(r"\[\d+\]$", ln) for ln in body), ans.answer
+    assert "罚" not in ans.answer and "变更" not in ans.answer  # nothing loosely related under a capital question
 
 
 def test_sentence_of_the_asked_kind_comes_first(bot):
