@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install browser index eval bench clean
+.PHONY: run test lint install browser services index eval bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,19 @@ browser:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: install browser
+# Redis (shared rate limits between instances) and PostgreSQL (the conversation log on a real server) for the
+# tests that start them on 127.0.0.1; tests/services.py runs them as an unprivileged user.
+services:
+	@if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server postgresql; \
+	fi
+
+# The gate every change passes: style and types, then the tests.
+lint: install
+	$(BIN)/ruff check bot tests bench app.py
+	$(BIN)/mypy bot
+
+test: install browser services lint
 	$(BIN)/python -m pytest -q
 
 eval: install

@@ -25,6 +25,7 @@ class Item:
     reasons: list[str]  # with [n] markers
     authority: str
     citations: list[int]
+    summary: str = ""  # an approval's one-line conclusion (rules.toml `summary`)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "code": self.code, "name": self.name, "verdict": self.verdict,
@@ -61,6 +62,12 @@ class Assessment:
         if maybe:
             head = f"视情况：{'、'.join(i.name for i in maybe)}是否需要取决于具体情况（见下）"
             return head + (f"；需要办理{rest}。" if rest else "。")
+        approvals = [i for i in self.needed if i.kind == "approval"]
+        if approvals:  # an approval is not "no licence needed": say what must be approved, by whom
+            first = "；".join((i.summary or f"{i.name}：{i.authority}") + "".join(f"[{n}]" for n in i.citations[:1])
+                             for i in approvals)
+            others = "、".join(i.name for i in self.needed if i.kind != "approval")
+            return first + (f"；另需办理{others}。" if others else "。")
         if rest:
             return f"不需要增值电信业务经营许可证；需要办理{rest}。"
         return "按所述情况，不需要办理增值电信业务经营许可证或备案；业务变化时请重新评估。"
@@ -86,7 +93,14 @@ class Assessment:
         one ("不够的话要增到多少？") is read with the question before it."""
         if not self.items:
             return None
-        return self._answer(q, q.text, points) or (self._answer(q, q.context, points) if q.context else None)
+        own = self._answer(q, q.text, points)
+        if own or not q.context or self._asks(q.text):
+            return own  # a question with an intent of its own is never answered as the one before it
+        return self._answer(q, q.context, points)
+
+    @staticmethod
+    def _asks(text: str) -> bool:
+        return any(re.search(rx, text, re.I) for rx in rules()["questions"].values())
 
     def _answer(self, q: Any, words: str, points: int) -> tuple[str, list[str]] | None:
         from bot.query import asked, names_subject, topics
@@ -108,7 +122,8 @@ class Assessment:
             return self.foreign, []
         if re.search(rx["capital"], text, re.I) and self.capital:
             return self.capital, []
-        before = q.context.split("。")[-1]  # the question it follows on from directly
+        # read with the question before it, a follow-up about another subject is not about this business's time
+        before = q.context.split("。")[-1] if words != q.text else ""
         if (re.search(rx["time"], text, re.I) and self.review and not topics(q.text + before)
                 and not names_subject(q.text + before)):
             return self.review.removeprefix("审批时间："), []
@@ -136,7 +151,7 @@ def _words(f: BusinessFacts, tentative: bool = True) -> set[str]:
     activities the text only asks about when `tentative` is False."""
     r = rules()
     activities = [a for a in f.activities if tentative or a not in f.tentative]
-    words = set(activities) | set(f.channels)
+    words = set(activities) | set(f.channels) | ({"~" + a for a in f.tentative} if tentative else set())
     words |= {g for g, members in r["groups"].items() if set(members) & set(activities)}
     words.add({True: "paid", False: "free", None: "paid?"}[f.paid])
     if f.merchants:
@@ -150,9 +165,16 @@ def _words(f: BusinessFacts, tentative: bool = True) -> set[str]:
 
 def verdict(item: dict[str, Any], words: set[str]) -> str | None:
     for name, key in ((NEED, "need"), (DEPENDS, "depends"), (NOT_NEEDED, "not_needed")):
-        if any(set(clause) <= words for clause in item.get(key, [])):
+        if any(all(_holds(w, words) for w in clause) for clause in item.get(key, [])):
             return name
     return None
+
+
+def _holds(word: str, words: set[str]) -> bool:
+    """"!跨境网络" holds unless the activity is stated (one the client only asks about does not exclude)."""
+    if word.startswith("!"):
+        return word[1:] not in words or "~" + word[1:] in words
+    return word in words
 
 
 class _Cites:
@@ -257,7 +279,7 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
             reasons.append("贵司已持有")
         code = rule["key"].split("-")[0] if rule["kind"] == "licence" else None
         who = rule.get("authority", "")
-        items.append(Item(rule["key"], rule["kind"], code, rule["name"], v, reasons, who, ns))
+        items.append(Item(rule["key"], rule["kind"], code, rule["name"], v, reasons, who, ns, rule.get("summary", "")))
     a = Assessment(f, items)
     if a.licences:
         a.authority = _authority(f, cites)

@@ -194,7 +194,7 @@ class CardIndex:
     def match(self, retrieval: Any, avoid: Card | None = None) -> CardScore | None:
         """The card that answers the question, when one matches closely enough; never `avoid` or a card
         saying the same (a follow-up asks for more than the answer it follows), never one about another topic."""
-        from bot.compose import overlap
+        from bot.normalize import overlap
 
         for s in self.scores(retrieval):
             if avoid is not None and (s.card.card_id == avoid.card_id or overlap(s.card.answer, avoid.answer) > 0.4):
@@ -202,20 +202,25 @@ class CardIndex:
             return s if s.score >= _model()["threshold"] else None
         return None
 
-    def related(self, retrieval: Any, exclude: set[str], n: int = 3) -> list[str]:
-        """Canonical questions of nearby cards: suggested follow-ups, never the question just answered."""
-        from bot.normalize import compact
+    def related(self, retrieval: Any, exclude: set[str], said: str = "", n: int = 3) -> list[str]:
+        """Canonical questions of nearby cards as suggested follow-ups: each asks something the answer has not
+        said — never a rephrasing of the question, of the answer, or of another suggestion."""
+        from bot.normalize import overlap
 
-        asked = compact(retrieval.query.text)
-        out: list[str] = []
+        asked = retrieval.query.text
+        chosen: list[Card] = []
         for s in self.scores(retrieval):
-            q = s.card.questions[0]
-            if s.card.card_id in exclude or s.features["cos_own"] > 0.97 or compact(q) == asked or q in out:
+            card, q = s.card, s.card.questions[0]
+            # e5's cosines crowd near 1: only the very top is a rephrasing of the question itself
+            if card.card_id in exclude or s.features["cos_own"] >= 0.975 or overlap(q, asked) >= 0.4:
                 continue
-            out.append(q)
-            if len(out) == n:
+            if overlap(card.answer, said) >= 0.25 or any(
+                    overlap(q, c.questions[0]) >= 0.45 or overlap(card.answer, c.answer) >= 0.4 for c in chosen):
+                continue
+            chosen.append(card)
+            if len(chosen) == n:
                 break
-        return out
+        return [c.questions[0] for c in chosen]
 
 
 def _model() -> dict[str, Any]:

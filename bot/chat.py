@@ -142,7 +142,7 @@ class Bot:
             decided = self._assessed(text, queries)
             ans = self.composer.compose(question, retrievals, matches, _notes(text), decided)
         matched = {m.card.card_id for m in matches if m is not None}
-        ans.suggestions = self.kb.cards.related(retrievals[-1], matched) if not ans.refused else []
+        ans.suggestions = self.kb.cards.related(retrievals[-1], matched, ans.answer) if not ans.refused else []
         ans.retrieval_ms, ans.answer_ms = retrieval_ms, (time.perf_counter() - t1) * 1000
         return ans, streamed
 

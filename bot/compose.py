@@ -21,7 +21,7 @@ from bot.answer import Answer, Citation, Point, Section, article_url, refusal
 from bot.cards import CardScore
 from bot.chunk import Chunk, candidate_sentences
 from bot.lexicon import synonyms, tokenize
-from bot.normalize import compact, for_matching
+from bot.normalize import compact, for_matching, overlap
 from bot.query import contrary, is_pasted, off_topic
 from bot.retrieve import KnowledgeBase, Retrieval
 
@@ -63,14 +63,14 @@ def is_marketing(text: str) -> bool:
     return bool(_marketing().search(for_matching(text)))
 
 
-def _bigrams(s: str) -> set[str]:
-    s = compact(s)
-    return {s[i : i + 2] for i in range(len(s) - 1)}
+@vocab.derived
+def _dangling() -> re.Pattern[str]:
+    return vocab.any_of(vocab.table("filters")["dangling"])
 
 
-def overlap(a: str, b: str) -> float:
-    x, y = _bigrams(a), _bigrams(b)
-    return len(x & y) / max(1, len(x | y))
+def leans_on_context(text: str) -> bool:
+    """"按上述文件，申请1062…": a sentence that points at text the reader will not see."""
+    return bool(_dangling().search(for_matching(text).strip()))
 
 
 @dataclass
@@ -125,7 +125,7 @@ class Composer:
             if see is None:
                 return None
             return Candidate(fix.correct, see, rank, order, frozenset(tokenize(fix.correct)), "correction")
-        if is_marketing(text):
+        if is_marketing(text) or leans_on_context(text):
             return None
         cited = self.kb.chunks.get(self.kb.canonical.get(compact(text), chunk.chunk_id), chunk)
         return Candidate(text, cited, rank, order, frozenset(tokenize(text)))
@@ -190,9 +190,12 @@ class Composer:
 
     def _repeats(self, text: str, others: list[str]) -> bool:
         """Mostly the same characters as one already said, or a paraphrase that adds no figure or code."""
+        figures = set(_FIGURES.findall(text))
         for other in others:
             if overlap(text, other) > 0.5:
                 return True
+            if figures and figures <= set(_FIGURES.findall(other)) and overlap(text, other) >= 0.2:
+                return True  # the same figures ("提前90日") in other words
         vecs = self.kb.sentence_vectors([text, *others])
         for other in others:
             if float(np.dot(vecs[text], vecs[other])) >= PARAPHRASE and not (

@@ -32,3 +32,14 @@ def for_matching(text: str) -> str:
 def compact(text: str) -> str:
     """The eval's normal form: NFKC, no whitespace, case-folded."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def overlap(a: str, b: str) -> float:
+    """Character-bigram Jaccard similarity: how much two Chinese texts say in the same words."""
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / max(1, len(x | y))
+
+
+def _bigrams(s: str) -> set[str]:
+    s = compact(s)
+    return {s[i : i + 2] for i in range(len(s) - 1)}

@@ -210,7 +210,8 @@ def items(text: str) -> list[list[Query]]:
     # "另外/还有…" starts a question of its own even inside a numbered item.
     groups = ([_pieces(sub) for p in parts for sub in joiners.split(p) if sub.strip() and not joiners.fullmatch(sub)]
               if numbered else [_pieces(text)])
-    background = "。".join(c for g in groups for c in g if not is_question(c))[:300]
+    # what the message says besides its questions, including what leads into one ("…收点租金。这样可以吗？")
+    background = "。".join(c if not is_question(c) else _preamble(c) for g in groups for c in g).strip("。")[:300]
     if numbered and not _NUMBERED.match(text) and not re.search(r"[？?]\s*$", parts[0].strip()):
         groups[0] = [c for c in groups[0] if re.search(r"[？?]", c)]  # the greeting and background
     out: list[list[Query]] = []
@@ -219,13 +220,14 @@ def items(text: str) -> list[list[Query]]:
         chain: list[Query] = []
         for clause in qs:
             q = asked(clause)
-            preamble = clause[: clause.rfind(q)].strip(" ，,。：:\n") if q in clause else ""
+            preamble = _preamble(clause)
             # An elliptical question opening an item ("股东变化呢？") follows on from the item before it.
             previous = out[-1][0] if out and not chain and _needs_background(q, strict=True) else None
             before = chain[-1] if chain else previous
             # Clauses of one numbered question belong together; separate questions only when one cannot stand alone.
             if names_subject(q) or not ((before and numbered) or _needs_background(q)):
-                chain.append(Query(q, background=preamble[-300:]))
+                # "有效期几年？" stands as a question but names no licence: the message's background says which
+                chain.append(Query(q, background=(preamble or ("" if names_subject(q) else background))[-300:]))
             elif before:
                 chain.append(Query(q, f"{before.context}。{before.text}".strip("。")[-300:], before.background))
             else:
@@ -237,6 +239,11 @@ def items(text: str) -> list[list[Query]]:
     if sum(len(g) for g in out) <= 1:
         return [[Query(text.strip())]]
     return out
+
+
+def _preamble(clause: str) -> str:
+    q = asked(clause)
+    return clause[: clause.rfind(q)].strip(" ，,。：:\n") if q in clause else ""
 
 
 def self_contained(q: str) -> bool:

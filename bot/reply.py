@@ -16,10 +16,10 @@ from typing import Any
 from bot import vocab
 from bot.answer import Citation, Point, source_line
 from bot.assess import Assessment, assess
+from bot.normalize import overlap
 from bot.facts import BusinessFacts, for_question, from_text
-from bot.compose import overlap
 from bot.query import Query, asked, check, items, self_contained
-
+from bot.scope import on_topic
 
 JOIN_LEADS = 150  # characters up to which the conclusions of a compound question share the first line
 
@@ -90,7 +90,7 @@ def _context(q: Query, facts: BusinessFacts) -> Query:
     and with the question it follows on from."""
     if not q.background:
         return q
-    if self_contained(q.text):
+    if self_contained(q.text) and on_topic(q.text):
         return Query(q.text, q.context)  # it names its own subject: the background would only drown it
     labels = vocab.table("rules")["activities"]
     subject = "；".join(labels[a] for a in facts.activities if a in labels)
@@ -188,28 +188,25 @@ def compose(bot: Any, message: str, tone: str = "正式", sources: bool = True, 
     points = 0 if brief else int(_desk()["limits"]["points"])
     sections = [_section(bot, group, facts, a, nums, points) for group in items(text)]
     notes = _notes(a, sections, nums)
-    _fit(sections, notes)
+    _fit(sections, notes, lambda: len(_body(facts, sections, notes, brief)))
     return _render(facts, sections, notes, nums.citations, brief, sources, a)
 
 
-def _length(sections: list[ReplySection], notes: list[Point]) -> int:
-    return sum(len(s.text()) + len(s.question) for s in sections) + sum(len(p.marked()) for p in notes)
-
-
-def _fit(sections: list[ReplySection], notes: list[Point]) -> None:
+def _fit(sections: list[ReplySection], notes: list[Point], length: Any) -> None:
     """Keep the reply within the length a client reads: drop supporting points, last questions first."""
-    limit = int(_desk()["limits"]["chars"]) - 150  # greeting, situation and closing
+    limit = int(_desk()["limits"]["chars"])
 
     def droppable(s: ReplySection) -> list[Point]:
         return [p for p in s.points if p.kind not in ("fact", "lead")]
 
-    while _length(sections, notes) > limit and any(droppable(s) for s in sections):
+    while length() > limit and any(droppable(s) for s in sections):
         s = next(s for s in reversed(sections) if droppable(s))
         s.points.remove(droppable(s)[-1])
 
 
-def _render(facts: BusinessFacts, sections: list[ReplySection], notes: list[Point], citations: list[Citation],
-            brief: bool, sources: bool, a: Assessment | None) -> Reply:
+def _body(facts: BusinessFacts, sections: list[ReplySection], notes: list[Point], brief: bool) -> str:
+    """The reply before its footnotes: greeting and the client's situation, one part per question, the facts
+    that decide, the closing."""
     t = _desk()["text"]
     summary = facts.summary()
     head = (t["greeting_brief"] if brief else t["greeting"]) + (t["situation"].format(summary=summary)
@@ -218,19 +215,26 @@ def _render(facts: BusinessFacts, sections: list[ReplySection], notes: list[Poin
     numerals = t["numerals"]
     for i, s in enumerate(sections):
         title = s.question if len(s.question) <= 60 else s.question[:58] + "…"
-        label = f"{numerals[i] if i < len(numerals) else i + 1}、{title}" if len(sections) > 1 else f"关于您的问题：{title}"
+        number = numerals[i] if i < len(numerals) else i + 1
+        label = f"{number}、{title}" if len(sections) > 1 else f"关于您的问题：{title}"
         parts.append(f"{label}\n{s.text()}")
     if notes:
         parts.append(t["facts_lead"] + "\n" + "\n".join(f"· {p.marked()}" for p in notes))
     parts.append(t["closing"])
-    order: dict[int, int] = {}
+    return "\n\n".join(parts)
+
+
+def _render(facts: BusinessFacts, sections: list[ReplySection], notes: list[Point], citations: list[Citation],
+            brief: bool, sources: bool, a: Assessment | None) -> Reply:
+    t = _desk()["text"]
+    order: dict[int, int] = {}  # footnotes numbered in reading order, before any text is rendered
     for p in [pt for s in sections for pt in [s.lead, *s.points]] + notes:
         for n in p.cites:
             order.setdefault(n, len(order) + 1)
         p.cites = [order[n] for n in p.cites]
-    cites = sorted((Citation(order[c.n], c.doc_id, c.title, c.url, c.chunk_id, c.text) for c in citations if c.n in order),
-                   key=lambda c: c.n)
-    body = "\n\n".join(parts)
+    cites = sorted((Citation(order[c.n], c.doc_id, c.title, c.url, c.chunk_id, c.text)
+                    for c in citations if c.n in order), key=lambda c: c.n)
+    body = _body(facts, sections, notes, brief)
     if sources and cites:
         body += "\n\n" + t["sources"] + "\n" + "\n".join(source_line(c.n, c.title, c.url) for c in cites)
     if not sources:

@@ -162,3 +162,33 @@ def stop(proc: Any) -> None:
         proc.wait(timeout=20)
     except Exception:
         proc.kill()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (nothing downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh desktop page; dialogs (alert) are recorded and dismissed, requests are recorded."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    pg = ctx.new_page()
+    pg.dialogs = []
+    pg.requests, pg.blocked = [], []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.on("requestfailed", lambda r: pg.blocked.append((r.url, r.failure)))
+    yield pg
+    ctx.close()

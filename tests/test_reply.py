@@ -155,3 +155,14 @@ def test_api_reply(client):
     assert len(body["questions"]) == 3 and body["citations"] and body["answer_id"]
     assert all(c["url"].startswith("http://127.0.0.1:7860/articles/") for c in body["citations"])
     assert client.post("/api/reply", json={"message": " "}).status_code == 400
+
+
+def test_a_numbered_question_without_a_licence_is_read_with_the_business(bot):
+    """"2、有效期几年？" names no licence; the message's business says which (it was 暂无可靠资料 before)."""
+    message = "王总您好，我们公司在杭州，注册资本500万，做商家入驻的电商平台，全国用户。想问：1、需要办什么证？2、有效期几年？"
+    reply = compose(bot, message)
+    second = reply.sections[1]
+    assert second.lead.text.startswith("5年"), second.lead.text
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", reply.text.split("参考来源：")[0])]
+    in_order = list(dict.fromkeys(cited))  # footnotes numbered in reading order: 1, 2, 3… as first met
+    assert in_order == list(range(1, len(in_order) + 1)), cited

@@ -86,7 +86,7 @@ def tab(ctx: Any) -> None:
                          placeholder="请输入您关于增值电信业务许可的问题")
     ids = gr.State({})
     with gr.Row():
-        box = gr.Textbox(placeholder="例如：我只做支付宝小程序，需要办ICP证吗？", show_label=False, scale=8,
+        box = gr.Textbox(label="您的问题", placeholder="例如：我只做支付宝小程序，需要办ICP证吗？", show_label=False, scale=8,
                          max_lines=8, autofocus=True)
         send = gr.Button("发送", variant="primary", scale=1)
     suggestions = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[], label="您可能还想问")
@@ -106,9 +106,13 @@ def tab(ctx: Any) -> None:
     box.submit(run, [box, chatbot, ids], outputs, api_name=False)
     for button, question in zip(examples, EXAMPLES, strict=True):
         button.click(run, [gr.State(question), chatbot, ids], outputs, api_name=False)
+
     def follow(sample: list[str], history: list[dict[str, Any]], state: dict[str, Any]) -> Iterator[Outputs]:
         yield from respond(ctx, sample[0], history, state)
 
     suggestions.click(follow, [suggestions, chatbot, ids], outputs, api_name=False)
-    chatbot.like(lambda i, d: feedback(ctx, i, d), [ids], status, api_name=False)
+    def rate(state: dict[str, Any], data: gr.LikeData) -> str:  # the annotation is how Gradio passes LikeData
+        return feedback(ctx, state, data)
+
+    chatbot.like(rate, [ids], status, api_name=False)
     clear.click(lambda: ([], "", gr.Dataset(samples=[]), "", {}), None, outputs, api_name=False)

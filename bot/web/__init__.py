@@ -43,13 +43,17 @@ def create_app(settings: Settings | None = None, background: bool = True) -> Fas
     ctx = Context(settings, BotHolder(settings), Limiter(settings.rate_limit_storage), _answer_log(settings))
     app: FastAPI = FastAPIOffline(title="增值电信许可问答 API", version="0.2.0",
                                   description="有出处的增值电信业务许可问答。所有回答只来自知识库文章，每句话标注来源。")
-    for module in (api, openai, pages, admin):
-        app.include_router(module.router(ctx))
+    modules: list[Any] = [api, openai, pages, admin]
     if settings.admin_token:
         from bot.web import console
 
-        app.include_router(console.router(ctx))
-    methods = {r.path: set(r.methods) for r in app.routes if isinstance(r, APIRoute) and "{" not in r.path}
+        modules.append(console)
+    routers = [module.router(ctx) for module in modules]
+    for router in routers:
+        app.include_router(router)
+    # read from the routers themselves: FastAPI wraps included routes, app.routes no longer lists them
+    methods = {r.path: set(r.methods) for router in routers for r in router.routes
+               if isinstance(r, APIRoute) and "{" not in r.path}
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST", "OPTIONS"],

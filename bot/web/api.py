@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from bot.query import BadQuestion
+from bot.query import BadQuestion, check
 from bot.web.context import Context
 
 NOT_READY = "知识库索引正在建立，请稍后再试。"
@@ -24,7 +24,7 @@ class AskBody(BaseModel):
 
 class ReplyBody(BaseModel):
     message: str = Field(..., description="客户发来的原话（可含多个问题和背景）")
-    tone: str = Field("正式", description="正式 | 简洁")
+    tone: str = Field("正式", description="正式 | 简洁", pattern="^(正式|简洁)$")
     sources: bool = Field(True, description="回复末尾是否附来源脚注")
 
 
@@ -84,6 +84,10 @@ def router(ctx: Context) -> APIRouter:
         answer, `answer_id` and `suggestions`); `error` for unusable input."""
         bot = ctx.ready_bot()
         surface = "widget" if request.headers.get("x-bot-surface") == "widget" else "chat"
+        try:  # unusable input is a 400 before the stream starts, like every other route
+            check(body.question, bot.settings.max_question_chars)
+        except BadQuestion as exc:
+            raise HTTPException(400, str(exc)) from exc
 
         def events() -> Iterator[str]:
             for ev in bot.stream(body.question, body.turns):
@@ -115,7 +119,6 @@ def router(ctx: Context) -> APIRouter:
         verdict (需要 / 视情况 / 不需要), authority, reasons and citations; capital and foreign-share rules."""
         from bot.assess import assess as run
         from bot.facts import from_form
-        from bot.query import check
 
         bot = ctx.ready_bot()
         form = body.model_dump(exclude={"description"}, exclude_none=True)

@@ -96,10 +96,6 @@ async def respond(send: Send, status: int, detail: str, headers: dict[str, str] 
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class Guard:
     """ASGI middleware; see the module docstring. Uploads to the admin console get their own size limit."""
 
@@ -135,36 +131,43 @@ class Guard:
         return None
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        seen, started, done = 0, False, False
+        """Count the body as the app reads it. Past the limit (or the time limit) the client gets 413/408 at
+        once and the app sees a disconnect: frameworks turn exceptions raised while parsing into their own
+        400, so the refusal is sent here and whatever the app sends afterwards is dropped."""
+        seen, started, done, refused = 0, False, False, False
+
+        async def refuse(status: int, detail: str) -> Message:
+            nonlocal refused
+            if not started and not refused:
+                await respond(send, status, detail)
+            refused = True
+            return {"type": "http.disconnect"}
 
         async def counted() -> Message:
             nonlocal seen, done
+            if refused:
+                return {"type": "http.disconnect"}
             if done:  # the body is read; what follows is a wait for the client to disconnect (SSE)
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), timeout=self.settings.body_timeout)
             except TimeoutError:
-                raise BodyTooLarge("timeout") from None
+                return await refuse(408, "请求发送超时。")
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 done = not message.get("more_body", False)
                 if seen > limit:
-                    raise BodyTooLarge("size")
+                    return await refuse(413, f"请求内容过大（上限 {limit} 字节）。")
             return message
 
         async def sending(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, sending)
-        except BodyTooLarge as exc:
-            if not started:
-                if str(exc) == "timeout":
-                    await respond(send, 408, "请求发送超时。")
-                else:
-                    await respond(send, 413, f"请求内容过大（上限 {limit} 字节）。")
+        await self.app(scope, counted, sending)
 
 
 class SecurityHeaders:

@@ -1,0 +1,97 @@
+"""The licence assessment: business descriptions (free text or the form) in, licences / filings / approvals with
+verdicts, authority, capital and foreign-share rules out — checked against cases written from FACTS.md by a
+separate helper (eval/assess_cases.jsonl, 42 cases; eval/assess_fresh.jsonl, 24 cases written later and first
+run unseen)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.assess import assess
+from bot.cli import app
+from bot.facts import from_form, from_text
+from tests.conftest import ROOT
+
+CASES = [json.loads(line) for name in ("assess_cases.jsonl", "assess_fresh.jsonl")
+         for line in (ROOT / "eval" / name).read_text("utf-8").splitlines() if line.strip()]
+
+
+def _facts(case):
+    return from_form(case["form"], case["description"]) if case.get("form") else from_text(case["description"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_case_gets_the_right_licences_and_verdicts(bot, case):
+    result = assess(bot.kb, _facts(case))
+    got = {i.key: i.verdict for i in result.items}
+    wrong = {k: (v, got.get(k, "不需要")) for k, v in case["expect"].items() if got.get(k, "不需要") != v}
+    extra = [k for k, v in got.items() if v == "需要" and k not in case["expect"]]
+    assert not wrong and not extra, (wrong, extra, case.get("note"))
+    if case.get("authority") and result.licences:
+        assert case["authority"] in result.authority
+    if case.get("capital"):
+        assert case["capital"] in result.capital
+    assert result.foreign_cap == case.get("foreign")
+
+
+def test_open_questions_are_never_stated_as_needed(bot):
+    """What FACTS.md leaves open — self-operated shops and ICP, ride-hailing, live-streaming and B12 — is 视情况."""
+    for text, key in (("只卖自家产品的小程序商城，顾客直接下单付款", "B25-ICP"),
+                      ("网约车平台，乘客在APP上叫车付款，全国运营", "B21"),
+                      ("全国性的直播APP，用户充值打赏，加速用的是云厂商的CDN", "B12")):
+        got = {i.key: i.verdict for i in assess(bot.kb, from_text(text)).items}
+        assert got.get(key) == "视情况", (text, got)
+
+
+def test_every_marker_resolves_and_every_rule_passage_is_cited_verbatim(bot):
+    result = assess(bot.kb, from_text("杭州SaaS公司，注册资本500万，做商家入驻开店的平台，全国用户，新加坡股东占20%"))
+    out = result.to_dict()
+    numbers = [c["n"] for c in out["citations"]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", out["answer"])} == set(numbers)
+    for item in out["items"]:
+        assert set(item["citations"]) <= set(numbers) and item["reasons"]
+        assert {"kind", "code", "name", "verdict", "reasons", "authority", "citations"} <= set(item)
+    first = out["answer"].splitlines()[0]
+    assert "在线数据处理与交易处理" in first and "工信部" in first
+    assert "需增资至1000万元" in out["capital"] and "100%" in out["foreign"]
+
+
+def test_what_was_read_and_what_was_assumed_is_said():
+    f = from_text("我们做一个收费的资讯网站")
+    assert f.paid and "网站" in f.channels and f.evidence["paid"] == "收费"
+    assert any("覆盖范围" in a for a in f.assumed)
+    assert from_text("只服务上海客户的云服务器出租").scope == "省内"
+    assert from_text("我们自己用阿里云服务器，给客户做网站").activities == []  # using a cloud is not offering one
+
+
+def test_cli_assess_json(bot, corpus_settings):
+    env = {"BOT_INDEX_DIR": str(corpus_settings.index_dir), "BOT_EMBED_CACHE": str(corpus_settings.cache_path)}
+    out = CliRunner().invoke(app, ["assess", "--json", "深圳，做企业邮箱服务，全国客户，注册资本2000万"], env=env)
+    assert out.exit_code == 0, out.output
+    obj = json.loads(out.stdout)
+    assert {"facts", "items", "capital", "foreign", "answer", "citations"} <= set(obj)
+    assert [i["key"] for i in obj["items"] if i["verdict"] == "需要"] == ["B23"]
+    plain = CliRunner().invoke(app, ["assess", "深圳，做企业邮箱服务，全国客户"], env=env)
+    assert plain.exit_code == 0 and "存储转发类业务" in plain.stdout and "来源：" in plain.stdout
+
+
+def test_api_assess_with_text_and_with_the_form(client):
+    r = client.post("/api/assess", json={"description": "杭州SaaS公司，做商家入驻开店的平台，全国用户"})
+    assert r.status_code == 200 and r.json()["items"][0]["key"] == "B21" and r.json()["answer_id"]
+    form = {"activities": ["企业官网"], "paid": False, "channels": ["网站", "小程序"], "scope": "省内", "province": "江苏"}
+    body = client.post("/api/assess", json=form).json()
+    verdicts = {i["key"]: i["verdict"] for i in body["items"]}
+    assert verdicts == {"B25-ICP": "不需要", "ICP备案": "需要", "APP备案": "需要"}
+    assert client.post("/api/assess", json={"description": "  "}).status_code == 400
+    assert client.post("/api/assess", json={"capital_wan": "很多"}).status_code == 422
+
+
+def test_chat_answers_a_business_question_from_the_assessment(bot):
+    ans = bot.ask("我们在杭州做一个商家入驻的电商平台，全国用户，需要办什么证？")
+    first = ans.answer.splitlines()[0]
+    assert first.startswith("需要办理在线数据处理与交易处理业务") and "工信部" in first
