@@ -106,6 +106,10 @@ class Assessment:
         from bot.query import asked, names_subject, topics
 
         rx, text = rules()["questions"], asked(words)
+        approvals = [i for i in self.needed if i.kind == "approval"]
+        if re.search(rx["approval"], text) and approvals:  # "要不要先去教育部门审批？": the approval decides
+            return "；".join(i.summary or f"{i.name}：{i.authority}" for i in approvals) + "。", \
+                [r for i in approvals for r in i.reasons][:points]
         if re.search(rx["licence"], text, re.I) and (self.licences or self.needed):
             named = [i for i in self.items if any(n.lower() in text.lower() for n in _names(i.key))]
             if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
@@ -117,8 +121,9 @@ class Assessment:
         if re.search(rx["authority"], text) and self.authority:
             return self.authority, []
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
-        if (re.search(rx["foreign"], text, re.I) and self.foreign and not names_subject(q.text)
-                and not topics(q.text) - {"外资"} and "试点" not in q.text):
+        own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
+        if (re.search(rx["foreign"], text, re.I) and self.foreign and "试点" not in q.text
+                and (own or (not names_subject(q.text) and not topics(q.text) - {"外资"}))):
             return self.foreign, []
         if re.search(rx["capital"], text, re.I) and self.capital:
             return self.capital, []

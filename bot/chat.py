@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from bot.answer import DURATION_NOTE, ENGLISH_NOTE, PRICE_NOTE, Answer, article_url, refusal, render_text
@@ -59,7 +60,7 @@ class Bot:
             return refusal(query.text, confidence=r.confidence)
         limits = self.composer.limits
         if points is not None:
-            limits = Limits(**{**limits.__dict__, "points": points})
+            limits = replace(limits, points=points)
         return Composer(self.kb, limits).compose(query.text, [r], [self._card(r)], [])
 
     def ask(self, question: str, turns: list[str] | None = None, answer_id: str | None = None) -> Answer:
@@ -177,7 +178,9 @@ class Bot:
         if notices:
             yield {"type": "delta", "text": f"（{'；'.join(notices)}）\n\n"}
         try:
-            gen = self.llm.stream(asked if len(queries) > 1 or queries[0].context else question, chunks)
+            # the question as read (in its conversation, or as the model rewrote it), not the bare follow-up
+            read = len(queries) > 1 or queries[0].context or queries[0].text.strip() != question.strip()
+            gen = self.llm.stream(asked if read else question, chunks)
             while True:
                 try:
                     _, delta = next(gen)

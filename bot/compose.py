@@ -31,17 +31,22 @@ _FIGURES = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?")
 
 @dataclass
 class Limits:
-    """How much an answer may say. Defaults chosen by measurement (results/tuning.md, "Composer")."""
+    """How much an answer may say; the defaults are bot/data/composer.toml (chosen by measurement)."""
 
-    points: int = 3  # supporting points after the conclusion, for a single question
-    points_each: int = 2  # … per question, when a message asks several
-    point_share: float = 0.5  # a point must score at least this share of the best candidate
-    lead_chars: int = 120  # a longer conclusion is cut to its answering clause when one stands alone
-    point_chars: int = 160
-    chunks: int = 8  # retrieved passages sentences are taken from
-    lex_share: float = 0.45  # term overlap vs embedding similarity in a sentence's score
-    local_share: float = 0.5  # how much a term's rarity among the candidates counts
-    cue_bonus: float = 0.35  # for a sentence of the kind the question asks for
+    points: int
+    points_each: int
+    point_share: float
+    lead_chars: int
+    point_chars: int
+    budget: int
+    chunks: int
+    lex_share: float
+    local_share: float
+    cue_bonus: float
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Limits:
+        return cls(**{**vocab.table("composer"), **overrides})
 
 
 @dataclass
@@ -100,7 +105,7 @@ class _Registry:
 class Composer:
     def __init__(self, kb: KnowledgeBase, limits: Limits | None = None) -> None:
         self.kb = kb
-        self.limits = limits or Limits()
+        self.limits = limits or Limits.load()
 
     # -- candidates -------------------------------------------------------------------------------
 
@@ -243,6 +248,8 @@ class Composer:
             if not self._on_focus(r, s.cand) or self._repeats(s.cand.text, lead_texts + said):
                 continue
             text = self._clause(s.cand.text, r, self.limits.point_chars)
+            if chosen and len(lead.text) + sum(len(p.text) for p in chosen) + len(text) > self.limits.budget:
+                continue  # a reader's answer stays short: a shorter point may still fit
             chosen.append(Point(text, [reg.cite(s.cand.chunk)], s.cand.kind))
             lead_texts.append(s.cand.text)
         said += lead_texts
