@@ -101,16 +101,27 @@ def best_threshold(rows: list[dict], w: np.ndarray, b: float) -> dict:
 
 def report(rows: list[dict], w: np.ndarray, b: float, chosen: dict, folds: list[tuple[str, dict]]) -> str:
     n_pairs = sum(len(r["label"]) for r in rows)
-    lines = ["# Answer-card match calibration", "", "Command: `.venv/bin/python bench/calibrate_cards.py --write`", "",
-             f"{len(rows)} judged questions of the tuning sets, {n_pairs} (question, card) pairs "
-             f"(eval/card_judgments.jsonl).", "",
-             "| weight | " + " | ".join(FEATURES) + " | bias |", "|" + " --- |" * (len(FEATURES) + 2),
-             "| value | " + " | ".join(f"{v:.2f}" for v in w) + f" | {b:.2f} |", "",
-             f"The best-ranked card answers the question for {chosen['top_answers']:.3f} of questions. "
-             f"Threshold {chosen['t']:.3f}: a card leads for {chosen['card_leads']:.3f} of questions; of those, "
-             f"{chosen['answers']:.3f} answer and {chosen['misleads']:.3f} were judged not to answer.", "",
-             "Leave one set out (model and threshold fitted without the set, measured on it):", "",
-             "| held-out set | questions | card leads | of which answer | of which do not |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Answer-card match calibration",
+        "",
+        "Command: `.venv/bin/python bench/calibrate_cards.py --write`",
+        "",
+        f"{len(rows)} judged questions of the tuning sets, {n_pairs} (question, card) pairs "
+        f"(eval/card_judgments.jsonl).",
+        "",
+        "| weight | " + " | ".join(FEATURES) + " | bias |",
+        "|" + " --- |" * (len(FEATURES) + 2),
+        "| value | " + " | ".join(f"{v:.2f}" for v in w) + f" | {b:.2f} |",
+        "",
+        f"The best-ranked card answers the question for {chosen['top_answers']:.3f} of questions. "
+        f"Threshold {chosen['t']:.3f}: a card leads for {chosen['card_leads']:.3f} of questions; of those, "
+        f"{chosen['answers']:.3f} answer and {chosen['misleads']:.3f} were judged not to answer.",
+        "",
+        "Leave one set out (model and threshold fitted without the set, measured on it):",
+        "",
+        "| held-out set | questions | card leads | of which answer | of which do not |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     lines += [f"| {name} | {sum(r['set'] == name for r in rows)} | {d['card_leads']:.3f} | {d['answers']:.3f} | "
               f"{d['misleads']:.3f} |" for name, d in folds]
     return "\n".join(lines) + "\n"

@@ -49,8 +49,12 @@ def main() -> None:
     timeout = 3.0
     base = get_settings(llm_base_url=server.url + "/v1", llm_model="bench", llm_timeout=timeout)
     rows = []
-    for mode, label in (("good", "model answers (streamed, cited)"), ("500", "HTTP 500 → extractive fallback"),
-                        ("drop", "stream dropped → fallback"), ("stall", f"stream stalls → fallback (LLM_TIMEOUT={timeout:g}s)")):
+    for mode, label in (
+        ("good", "model answers (streamed, cited)"),
+        ("500", "HTTP 500 → extractive fallback"),
+        ("drop", "stream dropped → fallback"),
+        ("stall", f"stream stalls → fallback (LLM_TIMEOUT={timeout:g}s)"),
+    ):
         server.mode = mode
         bot = Bot(base, build=True)
         first, total = measure(bot, rounds=3 if mode != "stall" else 1)
@@ -65,7 +69,11 @@ def main() -> None:
              "| case | first text p50 ms | first text p95 ms | whole answer p50 ms | whole answer p95 ms |",
              "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in rows]
-    lines += ["", "For HTTP 500 the first text is already the extractive answer; for a dropped or stalled stream it is the model's partial text, which a `reset` event then replaces with the extractive answer and its note."]
+    lines += [
+        "",
+        "For HTTP 500 the first text is already the extractive answer; for a dropped or stalled stream it is the "
+        "model's partial text, which a `reset` event then replaces with the extractive answer and its note.",
+    ]
     out = ROOT / "bench" / "results" / "llm_latency.md"
     out.write_text("\n".join(lines) + "\n", "utf-8")
     print("\n".join(lines))

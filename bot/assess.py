@@ -231,7 +231,11 @@ def _capital(f: BusinessFacts, cites: _Cites) -> str:
     need = c["national_wan"] if f.scope == NATIONAL_SCOPE else c["province_wan"] if f.scope == PROVINCE_SCOPE else None
     if need is None:
         low = f.capital_wan is not None and f.capital_wan < c["province_wan"]
-        gap = f"；贵司注册资本{f.capital_wan:g}万元，低于省内经营的最低限额，需增资至{c['province_wan']:g}万元以上" if low else ""
+        gap = (
+            f"；贵司注册资本{f.capital_wan:g}万元，低于省内经营的最低限额，需增资至{c['province_wan']:g}万元以上"
+            if low
+            else ""
+        )
         return c["text"] + marks + gap + "。"
     where = "全国/跨省经营" if f.scope == NATIONAL_SCOPE else "省内经营"
     text = f"注册资本：{where}最低{need:g}万元人民币{marks}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 from bot.answer import source_line
 from bot.query import BadQuestion

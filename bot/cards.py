@@ -87,7 +87,7 @@ def corrections_of(doc: Document) -> list[Correction]:
         quote = str(raw.get("quote") or "").strip()
         if not quote:
             continue
-        see = raw.get("see") if isinstance(raw.get("see"), dict) else {}
+        see: dict[str, Any] = raw["see"] if isinstance(raw.get("see"), dict) else {}
         out.append(Correction(doc.doc_id, quote, str(raw.get("reason") or ""), str(raw.get("correct") or "").strip(),
                               str(see.get("doc") or ""), str(see.get("passage") or "").strip()))
     return out

@@ -64,6 +64,22 @@ def _marketing() -> re.Pattern[str]:
     return vocab.any_of(vocab.table("filters")["marketing"])
 
 
+_LABEL = re.compile(r"^([^：:，,。；;\d]{3,14})[：:](.{15,})$", re.S)
+
+
+def _unlabel(text: str) -> str:
+    """The sentence without a leading label, unless the label is itself a conclusion ("不能：…", "视情况：…")."""
+    m = _LABEL.match(text)
+    if m is None or _conclusion_words().search(m.group(1)):
+        return text
+    return m.group(2)
+
+
+@vocab.derived
+def _conclusion_words() -> re.Pattern[str]:
+    return vocab.any_of(vocab.table("filters")["conclusion_labels"])
+
+
 def is_marketing(text: str) -> bool:
     return bool(_marketing().search(for_matching(text)))
 
@@ -210,7 +226,9 @@ class Composer:
 
     def _clause(self, text: str, r: Retrieval, limit: int) -> str:
         """A long sentence cut to the clause that answers, when that clause stands on its own (it is a
-        verbatim part ending at a semicolon and carries the asked-for kind or the question's terms)."""
+        verbatim part ending at a semicolon and carries the asked-for kind or the question's terms); an
+        article's list label ("不做不必要的跨省申请：…") is dropped, it is the article's advice, not the answer."""
+        text = _unlabel(text)
         if len(text) <= limit:
             return text
         parts = [p for p in re.findall(r"[^；;]+[；;。！？!?]?", text) if len(p.strip()) >= 15]
@@ -275,7 +293,7 @@ class Composer:
     def compose(self, question: str, retrievals: list[Retrieval], matches: list[CardScore | None],
                 notes: list[str], decided: list[Any] | None = None) -> Answer:
         confidence = max((r.confidence for r in retrievals), default=0.0)
-        reg, said = _Registry(self.kb), []
+        reg, said = _Registry(self.kb), list[str]()
         many = len(retrievals) > 1
         headed = many and is_pasted(question, len(retrievals))
         sections = []

@@ -132,9 +132,10 @@ def _load_markdown(path: Path, text: str, root: Path | None, sha: str) -> Docume
             if missing:
                 raise IngestError(f"front matter 缺少字段：{', '.join(missing)}")
             source = str(meta.get("source") or "")
-            tags = meta.get("tags") or []
-            if isinstance(tags, str):
-                tags = [t.strip() for t in re.split(r"[,，\s]+", tags) if t.strip()]
+            raw = meta.get("tags") or []
+            tags: list[object] = (
+                [t.strip() for t in re.split(r"[,，\s]+", raw) if t.strip()] if isinstance(raw, str)
+                else list(raw) if isinstance(raw, list | tuple) else [raw])
             return Document(
                 doc_id=str(meta["id"]),
                 title=str(meta["title"]),
@@ -187,7 +188,9 @@ def _load_text(path: Path, text: str, root: Path | None, sha: str) -> Document:
 
 
 # Blocks a page repeats around every article; trafilatura drops most, these headings catch the rest.
-_RELATED = re.compile(r"^#*\s*(相关(文章|阅读|推荐|资讯|新闻)|推荐阅读|热门(文章|推荐)|猜你喜欢|延伸阅读|上一篇|下一篇)")
+_RELATED = re.compile(
+    r"^#*\s*(相关(文章|阅读|推荐|资讯|新闻)|推荐阅读|热门(文章|推荐)|猜你喜欢|延伸阅读|上一篇|下一篇)"
+)
 
 
 def _load_html(path: Path, html: str, root: Path | None, sha: str) -> Document:
@@ -197,10 +200,10 @@ def _load_html(path: Path, html: str, root: Path | None, sha: str) -> Document:
         html, output_format="python", with_metadata=True, include_comments=False,
         include_tables=True, include_links=False, favor_precision=True,
     )
-    if result is None or not (result.text or "").strip():
+    if result is None or isinstance(result, dict) or not (result.text or "").strip():
         raise IngestError("网页中没有提取到正文")
     kept: list[str] = []
-    for line in result.text.splitlines():
+    for line in (result.text or "").splitlines():
         if _RELATED.match(line.strip()):
             break  # everything after a related-articles heading is navigation, not body
         kept.append(line)

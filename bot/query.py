@@ -68,7 +68,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     t = _table()
     return {
         # a joining word starts a clause ("…多久？另外，…"), not in the middle of one ("要不要另外办证")
-        "joiners": re.compile("(?:(?<=^)|(?<=[，,。；;！!？?\\s]))(" + "|".join(t["split"]["joiners"]) + ")[，,、：:]?"),
+        "joiners": re.compile(
+            "(?:(?<=^)|(?<=[，,。；;！!？?\\s]))(" + "|".join(t["split"]["joiners"]) + ")[，,、：:]?"
+        ),
         "asks": re.compile(t["split"]["asks"]),
         "not_asks": re.compile(t["split"]["not_asks"]),
         "conditional": re.compile(t["split"]["conditional"]),
@@ -91,7 +93,8 @@ def topics(text: str) -> frozenset[str]:
 
 def narrower(text: str, query: Query) -> bool:
     """Whether a text is about something narrower or else than the question: it names a topic the question does
-    not, and shares none with it ("深圳SP证去哪办" for "增值电信许可证去哪办"; "106码号要交费吗" is fine for "106号…")."""
+    not, and shares none with it ("深圳SP证去哪办" for "增值电信许可证去哪办"; "106码号要交费吗" is fine for
+    "106号…")."""
     own, asked = topics(text), topics(query.search_text)
     return bool(own - asked) and not own & asked
 
@@ -135,8 +138,10 @@ def check(question: object, max_chars: int) -> tuple[str, str | None]:
 
 
 # Where one question ends and the next begins in a pasted message.
-_NUMBERED = re.compile(r"(?:^|\n|\s|(?<=[？?。；;！!：:]))(?:(?:客户问|问题|问|Q|q)\s*\d{1,2}\s*[：:、.．)）]?|\d{1,2}[、.．)）]"
-                       r"|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[一二三四五六七八九十][、.．])\s*")
+_NUMBERED = re.compile(
+    r"(?:^|\n|\s|(?<=[？?。；;！!：:]))(?:(?:客户问|问题|问|Q|q)\s*\d{1,2}\s*[：:、.．)）]?|\d{1,2}[、.．)）]"
+    r"|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[一二三四五六七八九十][、.．])\s*"
+)
 _QUESTION_END = re.compile(r"(?<=[？?])")
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from bot import vocab
 from bot.answer import Citation, Point, source_line
 from bot.assess import Assessment, assess
-from bot.normalize import overlap
 from bot.facts import BusinessFacts, for_question, from_text
+from bot.normalize import overlap
 from bot.query import Query, asked, check, items, self_contained
 from bot.scope import on_topic
 
@@ -106,12 +106,12 @@ def _from_assessment(q: Query, a: Assessment | None, nums: _Numbers, points: int
     if a is None or found is None:
         return None
     lead, reasons = found
-    points = [nums.point(r, _cited(r, a.citations)) for r in reasons]
+    said = [nums.point(r, _cited(r, a.citations)) for r in reasons]
     if "需增资" in a.capital and lead == a.conclusion():
         # the client's capital decides: say so where the licence is named (kept when the reply is shortened)
-        points.insert(0, nums.point(a.capital, _cited(a.capital, a.citations), "fact"))
+        said.insert(0, nums.point(a.capital, _cited(a.capital, a.citations), "fact"))
     head = nums.point(lead, _cited(lead, a.citations), "rule")
-    return ReplySection(q.text, head, points, "assessment")
+    return ReplySection(q.text, head, said, "assessment")
 
 
 def _from_answer(bot: Any, q: Query, facts: BusinessFacts, nums: _Numbers, points: int) -> ReplySection:

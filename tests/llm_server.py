@@ -142,7 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
             event = {**base, "object": "chat.completion.chunk",
                      "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             self._chunk(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
-        end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        end = {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         self._chunk(f"data: {json.dumps(end)}\n\n".encode())
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
@@ -158,7 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
         for i, piece in enumerate(self._pieces(text)):
             if self._misbehave(i, mode):
                 return
-            line = {"model": model, "created_at": now, "message": {"role": "assistant", "content": piece}, "done": False}
+            line = {
+                "model": model,
+                "created_at": now,
+                "message": {"role": "assistant", "content": piece},
+                "done": False,
+            }
             self._chunk((json.dumps(line, ensure_ascii=False) + "\n").encode())
         final = {"model": model, "created_at": now, "message": {"role": "assistant", "content": ""}, "done": True,
                  "done_reason": "stop", "total_duration": 1, "load_duration": 1, "prompt_eval_count": 1,

@@ -162,20 +162,57 @@ BAD = [
     ("assess channels text", "POST", "/api/assess", {"channels": "网站"}, 422, ""),
     ("feedback unknown", "POST", "/api/feedback", {"answer_id": "0" * 32, "rating": "up"}, 404, "没有这条回答"),
     ("feedback bad rating", "POST", "/api/feedback", {"answer_id": "x", "rating": "meh"}, 422, ""),
-    ("feedback long comment", "POST", "/api/feedback", {"answer_id": "x", "rating": "up", "comment": "长" * 3000}, 422, ""),
+    (
+        "feedback long comment",
+        "POST",
+        "/api/feedback",
+        {"answer_id": "x", "rating": "up", "comment": "长" * 3000},
+        422,
+        "",
+    ),
     ("v1 no messages", "POST", "/v1/chat/completions", {"model": "m"}, 400, "请求格式不正确"),
     ("v1 messages text", "POST", "/v1/chat/completions", {"messages": "hi"}, 400, "请求格式不正确"),
-    ("v1 only assistant", "POST", "/v1/chat/completions", {"messages": [{"role": "assistant", "content": "x"}]}, 400,
-     "没有用户提问"),
-    ("v1 part text number", "POST", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": [{"type": "text", "text": 123}]}]}, 400, "必须是字符串"),
-    ("v1 part text null", "POST", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]}, 400, "必须是字符串"),
-    ("v1 part text list", "POST", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": [{"type": "text", "text": ["a"]}]}]}, 400, "必须是字符串"),
+    (
+        "v1 only assistant",
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "assistant", "content": "x"}]},
+        400,
+        "没有用户提问",
+    ),
+    (
+        "v1 part text number",
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": 123}]}]},
+        400,
+        "必须是字符串",
+    ),
+    (
+        "v1 part text null",
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+        400,
+        "必须是字符串",
+    ),
+    (
+        "v1 part text list",
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": ["a"]}]}]},
+        400,
+        "必须是字符串",
+    ),
     ("v1 content number", "POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": 7}]}, 400, ""),
-    ("v1 empty question", "POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "  "}]}, 400,
-     "问题为空"),
+    (
+        "v1 empty question",
+        "POST",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "  "}]},
+        400,
+        "问题为空",
+    ),
     ("v1 not json", "POST", "/v1/chat/completions", b"[[[", 400, "JSON"),
     ("v1 GET", "GET", "/v1/chat/completions", None, 405, "方法"),
     ("admin without token configured", "POST", "/admin/reindex", None, 404, ""),
@@ -222,7 +259,9 @@ def test_chat_stream_with_a_surrogate_is_not_empty(client):
 
 
 def test_a_huge_question_is_cut_and_not_echoed_whole(client):
-    r = client.post("/api/ask", json={"question": "我们公司在杭州，注册资本500万。" * 1500 + "ICP证注册资本最低要多少？"})
+    r = client.post(
+        "/api/ask", json={"question": "我们公司在杭州，注册资本500万。" * 1500 + "ICP证注册资本最低要多少？"}
+    )
     assert r.status_code == 413  # over BOT_MAX_BODY_BYTES
     text = ("我们公司在杭州，注册资本500万，客户遍布全国。" * 170) + "ICP证注册资本最低要多少？"
     r = client.post("/api/ask", json={"question": text})

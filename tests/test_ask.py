@@ -40,8 +40,14 @@ def test_seed_question_leads_with_the_correct_conclusion(bot):
     assert first.startswith("视情况") and "经营性" in first and "备案" in first, first
     assert {c.doc_id for c in ans.citations} & {"c006", "seed-e7ffb928f09af7ca"}
     assert fluff_in(bot, ans.answer) == []
-    for bad in ("不像独立APP需要单独备案", "很可能会认定你需要持有ICP证", "监管相对宽松", "并非所有小程序都必须立刻办证",
-                "越来越多创业者", "九蚂蚁"):
+    for bad in (
+        "不像独立APP需要单独备案",
+        "很可能会认定你需要持有ICP证",
+        "监管相对宽松",
+        "并非所有小程序都必须立刻办证",
+        "越来越多创业者",
+        "九蚂蚁",
+    ):
         assert bad not in ans.answer
     assert "不构成法律意见" in ans.answer
     assert ans.suggestions and SEED_Q not in ans.suggestions
@@ -142,7 +148,14 @@ def test_cli_ask_plain_prints_sources(bot, corpus_settings):
 def test_cli_jsonl_one_object_per_line_in_order(bot, corpus_settings, tmp_path):
     lines = [
         "ICP证注册资本最低要多少？",
-        json.dumps({"question": "它属于第几类增值电信业务？", "turns": ["IDC是什么业务？", "它属于第几类增值电信业务？"], "id": "x"}, ensure_ascii=False),
+        json.dumps(
+            {
+                "question": "它属于第几类增值电信业务？",
+                "turns": ["IDC是什么业务？", "它属于第几类增值电信业务？"],
+                "id": "x",
+            },
+            ensure_ascii=False,
+        ),
         "",
         "{not json",
         json.dumps({"question": 42}),
@@ -185,7 +198,10 @@ def test_a_short_compound_question_is_answered_conclusions_first(bot):
 def test_a_follow_up_is_one_section_that_says_what_it_adds(bot):
     """"那如果我要做全国的呢，注册资本要多少？" after a question on ICP capital: one section whose first line is
     the nationwide figure."""
-    ans = bot.ask("那如果我要做全国的呢，注册资本要多少？", ["ICP证注册资本最低要多少？", "那如果我要做全国的呢，注册资本要多少？"])
+    ans = bot.ask(
+        "那如果我要做全国的呢，注册资本要多少？",
+        ["ICP证注册资本最低要多少？", "那如果我要做全国的呢，注册资本要多少？"],
+    )
     assert "【" not in ans.answer and len(ans.sections) == 1
     assert "1000万" in ans.answer.splitlines()[0]
 
@@ -210,8 +226,14 @@ def test_free_of_charge_question_is_not_a_price_question(bot):
     assert "具体报价请联系顾问" not in ans.answer
 
 
-@pytest.mark.parametrize("args", [["eval", "--qa", "/nonexistent/qa.jsonl"], ["batch", "/nonexistent/q.csv", "-o", "out.csv"],
-                                  ["reply", "/nonexistent/msg.txt"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["eval", "--qa", "/nonexistent/qa.jsonl"],
+        ["batch", "/nonexistent/q.csv", "-o", "out.csv"],
+        ["reply", "/nonexistent/msg.txt"],
+    ],
+)
 def test_cli_unreadable_file_is_a_clear_message(args, corpus_settings, tmp_path):
     out = _cli(*[str(tmp_path / a) if a == "out.csv" else a for a in args], settings=corpus_settings)
     assert out.returncode == 2 and "无法读取" in out.stderr and "Traceback" not in out.stderr

@@ -83,7 +83,13 @@ def test_cli_assess_json(bot, corpus_settings):
 def test_api_assess_with_text_and_with_the_form(client):
     r = client.post("/api/assess", json={"description": "杭州SaaS公司，做商家入驻开店的平台，全国用户"})
     assert r.status_code == 200 and r.json()["items"][0]["key"] == "B21" and r.json()["answer_id"]
-    form = {"activities": ["企业官网"], "paid": False, "channels": ["网站", "小程序"], "scope": "省内", "province": "江苏"}
+    form = {
+        "activities": ["企业官网"],
+        "paid": False,
+        "channels": ["网站", "小程序"],
+        "scope": "省内",
+        "province": "江苏",
+    }
     body = client.post("/api/assess", json=form).json()
     verdicts = {i["key"]: i["verdict"] for i in body["items"]}
     assert verdicts == {"B25-ICP": "不需要", "ICP备案": "需要", "APP备案": "需要"}

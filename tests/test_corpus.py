@@ -130,7 +130,9 @@ def test_known_wrong_claim_is_absent(name):
 
 def test_annual_inspection_is_only_mentioned_as_replaced():
     for s in SENTENCES:
-        if "年检" in s and not re.search(r"年检[^。]{0,4}(已|被)?(改为|取代|替代|取消)|取代|替代|改为|不再|取消|原来|以前|旧", s):
+        if "年检" in s and not re.search(
+            r"年检[^。]{0,4}(已|被)?(改为|取代|替代|取消)|取代|替代|改为|不再|取消|原来|以前|旧", s
+        ):
             pytest.fail(f"年检 stated as current: {s.strip()}")
 
 

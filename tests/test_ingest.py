@@ -9,7 +9,8 @@ from bot.ingest import IngestError, discover, load
 from tests.conftest import SHARED, write_article
 
 HTML_PAGE = """<!doctype html><html><head><title>ICP证办理指南</title></head><body>
-<nav><ul><li><a href="/">首页</a></li><li><a href="/news">新闻中心</a></li><li><a href="/about">关于我们</a></li></ul></nav>
+<nav><ul><li><a href="/">首页</a></li><li><a href="/news">新闻中心</a></li>
+<li><a href="/about">关于我们</a></li></ul></nav>
 <article><h1>ICP证办理指南</h1>
 <p>经营性互联网信息服务实行许可制度，企业应当向省通信管理局申请ICP证，审批机关自收到申请之日起60日内审查完毕。</p>
 <p>非经营性互联网信息服务实行备案制度，只做展示的网站办理ICP备案即可，不需要申请经营许可证。</p>
@@ -102,11 +103,18 @@ def test_discover_reports_unknown_extensions(tmp_path):
 
 def test_sentences_keep_end_marks_and_semicolon_pairs():
     text = "在省内经营的，注册资本最低100万元；跨省经营的，最低1000万元。有效期为5年！真的吗？"
-    assert split_sentences(text) == ["在省内经营的，注册资本最低100万元；跨省经营的，最低1000万元。", "有效期为5年！", "真的吗？"]
+    assert split_sentences(text) == [
+        "在省内经营的，注册资本最低100万元；跨省经营的，最低1000万元。",
+        "有效期为5年！",
+        "真的吗？",
+    ]
 
 
 def test_chunks_are_sized_stable_and_carry_metadata(tmp_path):
-    body = "## 条件\n\n" + "\n\n".join(f"第{i}段：增值电信业务经营许可证的申请条件之一是依法设立的公司，并有相应的资金和专业人员。" * 3 for i in range(8))
+    body = "## 条件\n\n" + "\n\n".join(
+        f"第{i}段：增值电信业务经营许可证的申请条件之一是依法设立的公司，并有相应的资金和专业人员。" * 3
+        for i in range(8)
+    )
     doc = load(write_article(tmp_path, "t2", "条件说明", body), tmp_path)
     a, b = chunk_document(doc, 320, 60), chunk_document(doc, 320, 60)
     assert [c.chunk_id for c in a] == [c.chunk_id for c in b]

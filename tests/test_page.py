@@ -39,7 +39,7 @@ def test_plain_copy_and_new_conversation(live, page):
     expect(page.locator("a", has_text="[1]").first).to_be_visible(timeout=60000)
     page.get_by_text("复制为纯文本").click()
     values = "textarea => textarea.map(t => t.value).filter(v => v.includes('来源：'))"
-    page.wait_for_function(f"[...document.querySelectorAll('textarea')].some(t => t.value.includes('来源：'))")
+    page.wait_for_function("[...document.querySelectorAll('textarea')].some(t => t.value.includes('来源：'))")
     text = page.locator("textarea").evaluate_all(values)[0]
     assert "5年" in text and "\n来源：\n[1] " in text and "](" not in text
     page.get_by_role("button", name="新对话").click()
@@ -55,3 +55,21 @@ def test_docs_render_with_nothing_from_other_hosts(live, page):
     outside = {u for u in page.requests if not u.startswith((live.url, "blob:" + live.url))}
     # ReDoc's bundle hard-codes its vendor logo on a CDN; the page's Content-Security-Policy stops it.
     assert outside <= {u for u, why in page.blocked if why == "csp"}, (outside, page.blocked)
+
+
+def test_licence_self_assessment_form(live, page):
+    """许可自测: tick what the business does, fill capital and coverage, get the licences with their sources."""
+    page.goto(live.url + "/")
+    page.get_by_role("tab", name="许可自测").click()
+    page.get_by_label("电商平台：第三方商家入驻、交易撮合").check()
+    page.get_by_label("有第三方商家入驻").check()
+    page.get_by_label("跨省").check()
+    page.get_by_label("注册资本（万元）").fill("500")
+    page.get_by_role("button", name="开始自测").click()
+    result = page.get_by_text("在线数据处理与交易处理", exact=False).first
+    expect(result).to_be_visible(timeout=60000)
+    text = page.locator("#component-0, .gradio-container").first.inner_text()
+    assert "工信部" in text and "1000万" in text and "需增资" in text
+    assert "[1]" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "assess-form.png"), full_page=True)

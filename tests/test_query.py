@@ -45,8 +45,11 @@ def test_questions_of_a_message_and_what_they_are_read_with():
 
 
 def test_numbered_questions_are_grouped_and_background_kept_apart():
-    msg = ("张老师好～我们是北京的B2B撮合平台，持有跨地区EDI证。问题：1. 换法人、改名这些，许可证要不要跟着变更？有时间限制吗？"
-           " 2. 股东变化呢，也要报吗？ 3. 注册资本减到500万对我们的证有影响吗？")
+    msg = (
+        "张老师好～我们是北京的B2B撮合平台，持有跨地区EDI证。问题：1. 换法人、改名这些，许可证要不要跟着变更？"
+        "有时间限制吗？"
+        " 2. 股东变化呢，也要报吗？ 3. 注册资本减到500万对我们的证有影响吗？"
+    )
     groups = items(msg)
     assert [len(g) for g in groups] == [2, 2, 1]
     assert groups[0][1].context.endswith("许可证要不要跟着变更？")

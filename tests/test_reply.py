@@ -7,7 +7,6 @@ import csv
 import json
 import re
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -159,7 +158,8 @@ def test_api_reply(client):
 
 def test_a_numbered_question_without_a_licence_is_read_with_the_business(bot):
     """"2、有效期几年？" names no licence; the message's business says which (it was 暂无可靠资料 before)."""
-    message = "王总您好，我们公司在杭州，注册资本500万，做商家入驻的电商平台，全国用户。想问：1、需要办什么证？2、有效期几年？"
+    message = ("王总您好，我们公司在杭州，注册资本500万，做商家入驻的电商平台，全国用户。"
+               "想问：1、需要办什么证？2、有效期几年？")
     reply = compose(bot, message)
     second = reply.sections[1]
     assert second.lead.text.startswith("5年"), second.lead.text

@@ -61,12 +61,25 @@ def test_html_in_the_question_is_shown_as_text(gradio):
 
 
 def test_desk_and_assessment_tabs(gradio):
-    message = "王总您好，我们公司在杭州，注册资本500万，做商家入驻的电商平台，全国用户。想问：1、需要办什么证？2、有效期几年？"
+    message = ("王总您好，我们公司在杭州，注册资本500万，做商家入驻的电商平台，全国用户。"
+               "想问：1、需要办什么证？2、有效期几年？")
     reply, facts = gradio.predict(message, "正式", True, api_name="/reply")
     assert "EDI" in reply and "5年" in reply and "杭州" in facts
     assert "<" not in reply
-    result, plain = gradio.predict("杭州SaaS公司，注册资本500万，做商家入驻开店的平台，全国用户", [], "不确定", False, [],
-                                   "不确定", None, None, None, "", "否", api_name="/assess")
+    result, plain = gradio.predict(
+        "杭州SaaS公司，注册资本500万，做商家入驻开店的平台，全国用户",
+        [],
+        "不确定",
+        False,
+        [],
+        "不确定",
+        None,
+        None,
+        None,
+        "",
+        "否",
+        api_name="/assess",
+    )
     assert "EDI" in result and "EDI" in plain
 
 

@@ -86,8 +86,14 @@ def tab(ctx: Any) -> None:
                          placeholder="请输入您关于增值电信业务许可的问题")
     ids = gr.State({})
     with gr.Row():
-        box = gr.Textbox(label="您的问题", placeholder="例如：我只做支付宝小程序，需要办ICP证吗？", show_label=False, scale=8,
-                         max_lines=8, autofocus=True)
+        box = gr.Textbox(
+            label="您的问题",
+            placeholder="例如：我只做支付宝小程序，需要办ICP证吗？",
+            show_label=False,
+            scale=8,
+            max_lines=8,
+            autofocus=True,
+        )
         send = gr.Button("发送", variant="primary", scale=1)
     suggestions = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[], label="您可能还想问")
     with gr.Row():
@@ -103,16 +109,16 @@ def tab(ctx: Any) -> None:
         yield from respond(ctx, message, history, state)
 
     send.click(run, [box, chatbot, ids], outputs, api_name="respond")
-    box.submit(run, [box, chatbot, ids], outputs, api_name=False)
+    box.submit(run, [box, chatbot, ids], outputs, api_visibility="private")
     for button, question in zip(examples, EXAMPLES, strict=True):
-        button.click(run, [gr.State(question), chatbot, ids], outputs, api_name=False)
+        button.click(run, [gr.State(question), chatbot, ids], outputs, api_visibility="private")
 
     def follow(sample: list[str], history: list[dict[str, Any]], state: dict[str, Any]) -> Iterator[Outputs]:
         yield from respond(ctx, sample[0], history, state)
 
-    suggestions.click(follow, [suggestions, chatbot, ids], outputs, api_name=False)
+    suggestions.click(follow, [suggestions, chatbot, ids], outputs, api_visibility="private")
     def rate(state: dict[str, Any], data: gr.LikeData) -> str:  # the annotation is how Gradio passes LikeData
         return feedback(ctx, state, data)
 
-    chatbot.like(rate, [ids], status, api_name=False)
-    clear.click(lambda: ([], "", gr.Dataset(samples=[]), "", {}), None, outputs, api_name=False)
+    chatbot.like(rate, [ids], status, api_visibility="private")
+    clear.click(lambda: ([], "", gr.Dataset(samples=[]), "", {}), None, outputs, api_visibility="private")

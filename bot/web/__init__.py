@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, background: bool = True) -> Fas
     for router in routers:
         app.include_router(router)
     # read from the routers themselves: FastAPI wraps included routes, app.routes no longer lists them
-    methods = {r.path: set(r.methods) for router in routers for r in router.routes
+    methods = {r.path: set(r.methods or ()) for router in routers for r in router.routes
                if isinstance(r, APIRoute) and "{" not in r.path}
     if settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,

@@ -55,6 +55,13 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 def router(ctx: Context) -> APIRouter:
     r = APIRouter()
+    _questions(r, ctx)
+    _desk(r, ctx)
+    return r
+
+
+def _questions(r: APIRouter, ctx: Context) -> None:
+    """Health, and the routes that answer questions."""
 
     @r.get("/healthz", tags=["运维"])
     async def healthz() -> JSONResponse:
@@ -98,6 +105,11 @@ def router(ctx: Context) -> APIRouter:
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+
+
+def _desk(r: APIRouter, ctx: Context) -> None:
+    """The sales desk, the licence self-assessment and feedback."""
+
     @r.post("/api/reply", tags=["销售回复"])
     def reply(body: ReplyBody, request: Request) -> dict[str, Any]:
         """A client's pasted message → a reply ready to send: every question answered with citations, the client's
@@ -138,5 +150,3 @@ def router(ctx: Context) -> APIRouter:
     def feedback(body: FeedbackBody) -> dict[str, Any]:
         """👍/👎 with an optional comment on an answer (unknown `answer_id` → 404)."""
         return ctx.feedback(body.answer_id, body.rating, body.comment)
-
-    return r

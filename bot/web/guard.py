@@ -111,7 +111,9 @@ class Guard:
         if refusal is not None:
             await respond(send, *refusal)
             return
-        limit = self.settings.max_upload_bytes if path.startswith("/admin/api/articles") else self.settings.max_body_bytes
+        limit = (
+            self.settings.max_upload_bytes if path.startswith("/admin/api/articles") else self.settings.max_body_bytes
+        )
         size = _header(scope, "content-length")
         if size.isdigit() and int(size) > limit:
             await respond(send, 413, f"请求内容过大（上限 {limit} 字节）。")
