@@ -358,3 +358,23 @@ def test_one_threaded_server_serves_real_http(bot, corpus_settings):
 
     with ThreadedServer(make_app(corpus_settings, rate_limit="1000/minute")) as server:
         assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_a_body_that_never_arrives_gets_408_and_the_server_stays_up(corpus_settings):
+    """Slow-loris: headers promise 100 bytes, 10 arrive, then nothing; BOT_BODY_TIMEOUT ends the wait."""
+    import socket
+    import time
+
+    import httpx
+
+    app = make_app(corpus_settings, body_timeout=1.0, rate_limit="1000/minute")
+    with ThreadedServer(app) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"question")
+            started = time.monotonic()
+            reply = s.recv(4096).decode("utf-8", "replace")
+            waited = time.monotonic() - started
+        assert reply.startswith("HTTP/1.1 408") and "请求发送超时" in reply, reply[:200]
+        assert waited < 5
+        assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200

@@ -11,6 +11,7 @@ endpoint, Gradio's calls and queue, and the admin routes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -46,9 +47,7 @@ class Limiter:
 
     def hit(self, rate: str, namespace: str, key: str) -> tuple[bool, float]:
         """(allowed, seconds to wait) for one request under e.g. "30/minute"."""
-        from limits import parse
-
-        item = parse(rate)
+        item = _rate(rate)
         try:
             if self.strategy.hit(item, namespace, key):
                 self.error = None
@@ -65,6 +64,13 @@ class Limiter:
             return bool(self.storage.check())
         except Exception:
             return False
+
+
+@functools.lru_cache(maxsize=32)
+def _rate(rate: str) -> Any:
+    from limits import parse
+
+    return parse(rate)
 
 
 def client_ip(scope: Scope, settings: Settings) -> str:
@@ -151,8 +157,9 @@ class Guard:
                 return {"type": "http.disconnect"}
             if done:  # the body is read; what follows is a wait for the client to disconnect (SSE)
                 return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), timeout=self.settings.body_timeout)
+            try:  # asyncio.timeout, not wait_for: no extra task per message
+                async with asyncio.timeout(self.settings.body_timeout):
+                    message = await receive()
             except TimeoutError:
                 return await refuse(408, "请求发送超时。")
             if message["type"] == "http.request":
