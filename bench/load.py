@@ -26,7 +26,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-QUESTIONS = ["ICP证有效期几年？", "ICP证注册资本最低要多少？", "我只做支付宝小程序，没有独立APP，需要办增值电信许可证吗？",
+QUESTIONS = ["ICP证有效期几年？", "ICP证注册资本最低要多少？", "我只做支付宝小程序，需要办增值电信许可证吗？",
              "IDC是什么业务？", "外资公司能办ICP证吗？股比有什么限制？", "EDI证找谁审批？", "没有ICP证就收费会怎么罚？",
              "经营性网站和非经营性网站到底怎么区分？"]
 
