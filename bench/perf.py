@@ -61,7 +61,7 @@ def latency() -> dict:
         vals = sorted(vals)
         return round(vals[int(k * (len(vals) - 1))], 1)
 
-    total, retr, ans = zip(*rows)
+    total, retr, ans = zip(*rows, strict=True)
     return {"questions": len(rows), "total_p50_ms": p(total, 0.5), "total_p95_ms": p(total, 0.95),
             "retrieval_p50_ms": p(retr, 0.5), "retrieval_p95_ms": p(retr, 0.95),
             "answer_p50_ms": p(ans, 0.5), "answer_p95_ms": p(ans, 0.95)}
@@ -83,11 +83,11 @@ def app_memory() -> dict:
         from gradio_client import Client
 
         client = Client(url + "/", verbose=False)
-        qs = [json.loads(l)["question"] for l in QUESTIONS[0].read_text("utf-8").splitlines() if l.strip()]
+        qs = [json.loads(x)["question"] for x in QUESTIONS[0].read_text("utf-8").splitlines() if x.strip()]
         for q in qs:
             client.predict(q, [], api_name="/respond")
         status = Path(f"/proc/{proc.pid}/status").read_text()
-        hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM"))
+        hwm = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM"))
         return {"ready_seconds": round(ready, 1), "questions_asked": len(qs), "peak_rss_mb": round(hwm / 1024, 1)}
     finally:
         proc.terminate()
@@ -125,8 +125,10 @@ Command: `python bench/perf.py` ({result['date']}, {result['cpu_count']} cores, 
 
 | what | figure |
 | --- | --- |
-| index build, cold (empty cache): {cold['chunks']} chunks, {cold['embedded']} embedded | {cold['seconds']} s, peak {cold['peak_rss_mb']} MB |
-| index build into a new dir with the committed cache | {warm['seconds']} s ({warm['embedded']} embedded), peak {warm['peak_rss_mb']} MB |
+| index build, cold (empty cache): {cold['chunks']} chunks, {cold['embedded']} embedded | \
+{cold['seconds']} s, peak {cold['peak_rss_mb']} MB |
+| index build into a new dir with the committed cache | \
+{warm['seconds']} s ({warm['embedded']} embedded), peak {warm['peak_rss_mb']} MB |
 | re-run on the unchanged corpus | {unchanged['seconds']} s ({unchanged['embedded']} embedded) |
 | `ask` latency over {lat['questions']} questions, p50 / p95 | {lat['total_p50_ms']} / {lat['total_p95_ms']} ms |
 | of which retrieval, p50 / p95 | {lat['retrieval_p50_ms']} / {lat['retrieval_p95_ms']} ms |

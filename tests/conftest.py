@@ -70,8 +70,8 @@ def small_settings(tmp_path, cache_copy):
 
 def write_article(folder: Path, doc_id: str, title: str, body: str) -> Path:
     path = folder / f"{doc_id}.md"
-    path.write_text(f"---\nid: {doc_id}\ntitle: {title}\ndate: 2026-01-01\ntags: [测试]\nsource: 本站原创\n---\n\n{body}\n",
-                    encoding="utf-8")
+    head = f"---\nid: {doc_id}\ntitle: {title}\ndate: 2026-01-01\ntags: [测试]\nsource: 本站原创\n---\n\n"
+    path.write_text(f"{head}{body}\n", encoding="utf-8")
     return path
 
 
@@ -192,3 +192,27 @@ def page(browser):
     pg.on("requestfailed", lambda r: pg.blocked.append((r.url, r.failure)))
     yield pg
     ctx.close()
+
+
+# -- the conversation log, the console and several instances (tests/test_db.py, test_console.py, test_multi.py) --
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One PostgreSQL server for the session (Debian's package, started on 127.0.0.1); tests take a fresh
+    database each with `postgres.database()`."""
+    from tests.services import Postgres
+
+    pg = Postgres(tmp_path_factory.mktemp("pg"))
+    pg.start()
+    yield pg
+    pg.remove()
+
+
+ADMIN = "console-token-1234"
+BEARER = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def own_index(settings: Any, folder: Path) -> Any:
+    """Settings with a copy of the session's built index (an app that changes articles must not touch it)."""
+    shutil.copytree(settings.index_dir, folder, ignore=shutil.ignore_patterns("*.lock", "kb_articles"))
+    return settings.model_copy(update={"index_dir": folder})
