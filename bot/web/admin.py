@@ -1,4 +1,5 @@
-"""Admin routes (only when BOT_ADMIN_TOKEN is set): re-index, and the operator console (bot/web/console.py)."""
+"""Admin routes (only when BOT_ADMIN_TOKEN is set): re-index, and the operator console (bot/web/console.py).
+Every admin route takes `Authorization: Bearer <token>` or the console's session cookie."""
 
 from __future__ import annotations
 

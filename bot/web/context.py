@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -19,6 +20,19 @@ NOT_READY = "知识库索引正在建立，请稍后再试。"
 class Context:
     def __init__(self, settings: Settings, holder: BotHolder, limiter: Limiter, answer_log: Any) -> None:
         self.settings, self.holder, self.limiter, self.log = settings, holder, limiter, answer_log
+        if answer_log is not None:
+            from bot.db import zone
+
+            store = answer_log.store
+            store.low_confidence, store.tz = settings.low_confidence, zone(settings.timezone)
+            holder.attach(store)  # articles from the console, on every instance sharing the database
+
+    @property
+    def store(self) -> Any:
+        """The database (bot.db.Store); 503 when the app has none."""
+        if not self.log:
+            raise HTTPException(503, "数据库不可用。")
+        return self.log.store
 
     def ready_bot(self) -> Any:
         bot = self.holder.get()
@@ -75,7 +89,8 @@ class Context:
 
     def admin_ok(self, request: Request) -> bool:
         """A valid admin token (Bearer header or the console's session cookie), compared in constant time;
-        repeated wrong tokens from one client get 429."""
+        repeated wrong tokens from one client get 429 — checked before the comparison, so a client over the limit
+        learns nothing more, even from the right token."""
         from bot.web.session import token_from_cookie
 
         token = self.settings.admin_token
@@ -83,11 +98,35 @@ class Context:
             raise HTTPException(404, "Not Found")
         auth = request.headers.get("authorization", "")
         given = auth[7:].strip() if auth.startswith("Bearer ") else token_from_cookie(request, token)
-        if given and hmac.compare_digest(given.encode(), token.encode()):
+        if not (given or auth):
+            return False
+        return self.check_token(request, given or "")
+
+    def check_token(self, request: Request, given: str) -> bool:
+        """Compare a token offered by a client (header or sign-in form) in constant time. Wrong tokens beyond
+        BOT_ADMIN_ATTEMPTS get 429; beyond twice that, every attempt gets 429 without being compared until the
+        window has passed, so guessing stays capped even for a client that ignores the 429s."""
+        from limits import parse
+
+        key = client_ip(request.scope, self.settings)
+        amount, _, per = self.settings.admin_attempts.partition("/")
+        lock = parse(f"{2 * int(amount)}/{per}") if amount.strip().isdigit() else parse(self.settings.admin_attempts)
+        try:
+            over = not self.limiter.strategy.test(lock, "admin-lock", key)
+        except Exception:  # the limit storage is down: compare anyway (the health check reports it)
+            over = False
+        if over:
+            wait = max(1.0, self.limiter.strategy.get_window_stats(lock, "admin-lock", key).reset_time - time.time())
+            raise HTTPException(429, "尝试次数过多，请稍后再试。", headers={"Retry-After": str(round(wait))})
+        if given and hmac.compare_digest(given.encode(), self.settings.admin_token.encode()):
             return True
-        if given or auth:
-            ok, wait = self.limiter.hit(self.settings.admin_attempts, "admin-fail", client_ip(request.scope,
-                                                                                             self.settings))
-            if not ok:
-                raise HTTPException(429, "尝试次数过多，请稍后再试。", headers={"Retry-After": str(round(wait))})
+        self.limiter.hit(lock_rate(lock), "admin-lock", key)
+        ok, wait = self.limiter.hit(self.settings.admin_attempts, "admin-fail", key)
+        if not ok:
+            raise HTTPException(429, "尝试次数过多，请稍后再试。", headers={"Retry-After": str(round(wait))})
         return False
+
+
+def lock_rate(item: Any) -> str:
+    """A `limits` item back as the "N/granularity" string Limiter.hit takes."""
+    return f"{item.amount}/{item.multiples} {item.GRANULARITY.name}"
