@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock
 from tqdm import tqdm
 
 from bot.cards import Card, Correction, Problems, cards_of, corrections_of
 from bot.chunk import Chunk, chunk_document
-from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
+from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings, text_hash
 from bot.ingest import Document, IngestError, Skipped, discover, load
 from bot.settings import Settings
-from bot.store import Manifest, Vectors, bm25_current, build_bm25, load_chunks, save_chunks, save_records
+from bot.store import (
+    Manifest,
+    Vectors,
+    bm25_current,
+    build_bm25,
+    load_chunks,
+    save_chunks,
+    save_records,
+    save_vectors,
+)
 
-ADD_BATCH = 64
+ADD_BATCH = 256  # chunks embedded and written per Chroma call: enough to keep every embedding worker busy
 
 
 @dataclass
@@ -39,6 +50,8 @@ class IndexReport:
     cards_total: int = 0
     card_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tokenised: int = 0  # chunks whose BM25 tokens were computed (new or changed text)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step: where a build's time goes
 
     @property
     def changed(self) -> bool:
@@ -46,7 +59,8 @@ class IndexReport:
 
     def summary(self) -> str:
         lines = [
-            f"新增 {len(self.added)} 篇，更新 {len(self.updated)} 篇，删除 {len(self.removed)} 篇，未变 {self.unchanged} 篇；"
+            f"新增 {len(self.added)} 篇，更新 {len(self.updated)} 篇，删除 {len(self.removed)} 篇，"
+            f"未变 {self.unchanged} 篇；"
             f"共 {self.chunks_total} 个片段（写入 {self.chunks_added}，删除 {self.chunks_deleted}，"
             f"新计算向量 {self.embedded}），问答卡 {self.cards_total} 张，用时 {self.seconds:.1f} 秒",
         ]
@@ -140,18 +154,22 @@ def build_index(settings: Settings, extra_paths: list[Path] | None = None, show_
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.index_dir / ".build.lock"), timeout=3600):
         started = time.perf_counter()
-        inner, model_id = make_embeddings(settings)
+        inner, model_id = make_embeddings(settings, settings.workers)
         docs, skipped = load_documents([settings.corpus_dir, *(extra_paths or [])])
         old = Manifest.load(settings.index_dir)
         old_chunks = {c.chunk_id: c for c in load_chunks(settings.index_dir)} if old else {}
         plan = plan_changes(docs, old, old_chunks, signature(settings, model_id),
                             settings.chunk_size, settings.chunk_overlap)
         plan.report.skipped = skipped
+        plan.report.timings["read and plan"] = time.perf_counter() - started
         cache = EmbeddingCache(settings.cache_path)
         try:
             report = apply(plan, settings, CachedEmbeddings(inner, cache, model_id), show_progress, progress)
         finally:
             cache.close()
+            close = getattr(inner, "close", None)
+            if close:
+                close()  # the embedding worker processes
         report.seconds = time.perf_counter() - started
         return report
 
@@ -168,14 +186,22 @@ def apply(plan: Plan, settings: Settings, embeddings: CachedEmbeddings, show_pro
     to_add = plan.to_add + [c for c in plan.chunks if c.chunk_id not in present and c.chunk_id not in queued]
     if plan.stale:
         vectors.delete(sorted(plan.stale))
-    _add(vectors, embeddings, to_add, show_progress, progress)
-    _sync_cards(Vectors.for_cards(settings), embeddings, plan.cards, plan.rebuild)
-    save_chunks(settings.index_dir, plan.chunks)
-    save_records(settings.index_dir / "cards.jsonl", [c.to_dict() for c in plan.cards])
-    save_records(settings.index_dir / "corrections.jsonl", [c.to_dict() for c in plan.corrections])
-    build_bm25(settings.index_dir, plan.chunks)
-    plan.manifest.save(settings.index_dir)
     report = plan.report
+    clock = _Clock(report.timings)
+    added = _add(vectors, embeddings, to_add, show_progress, progress, clock)
+    with clock("cards"):
+        _sync_cards(Vectors.for_cards(settings), embeddings, plan.cards, plan.rebuild)
+    with clock("vector matrix"):
+        save_vectors(settings.index_dir, _matrix(plan.chunks, added, embeddings, vectors))
+    with clock("chunk table"):
+        save_chunks(settings.index_dir, plan.chunks)
+        save_records(settings.index_dir / "cards.jsonl", [c.to_dict() for c in plan.cards])
+        save_records(settings.index_dir / "corrections.jsonl", [c.to_dict() for c in plan.corrections])
+    with clock("bm25 (tokenise + index)"):
+        report.tokenised = build_bm25(settings.index_dir, plan.chunks)
+    plan.manifest.save(settings.index_dir)
+    report.timings["embed (model)"] = embeddings.seconds["embed"]
+    report.timings["embedding cache"] = embeddings.seconds["cache"]
     report.chunks_total, report.chunks_added, report.chunks_deleted = len(plan.chunks), len(to_add), len(plan.stale)
     report.embedded = embeddings.embedded
     report.cards_total = len(plan.cards)
@@ -196,10 +222,41 @@ def _sync_cards(vectors: Vectors, embeddings: CachedEmbeddings, cards: list[Card
                     [{"card_id": wanted[p][0].card_id, "doc_id": wanted[p][0].doc_id} for p in new])
 
 
+class _Clock:
+    """Adds the seconds spent inside `with clock(step):` to timings[step]."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+
+def _matrix(chunks: list[Chunk], added: dict[str, list[float]], embeddings: CachedEmbeddings,
+            vectors: Vectors) -> np.ndarray:
+    """Every chunk's vector in table order: just computed, else from the cache, else read back from Chroma."""
+    found = embeddings.cache.get_many(embeddings.model_id, [text_hash(c.embed_text) for c in chunks if c.chunk_id
+                                                            not in added])
+    rows: list[list[float] | np.ndarray | None] = [
+        added.get(c.chunk_id, found.get(text_hash(c.embed_text))) for c in chunks]
+    missing = [c.chunk_id for c, r in zip(chunks, rows, strict=True) if r is None]
+    if missing:  # the cache was replaced or trimmed: Chroma still has them
+        stored = vectors.embeddings_of(missing)
+        rows = [stored[c.chunk_id] if r is None else r for c, r in zip(chunks, rows, strict=True)]
+    return np.asarray(rows, dtype=np.float32).reshape(len(chunks), -1)
+
+
 def _add(vectors: Vectors, embeddings: CachedEmbeddings, chunks: list[Chunk], show_progress: bool,
-         progress: Callable[[int, int], None] | None = None) -> None:
+         progress: Callable[[int, int], None] | None, clock: _Clock) -> dict[str, list[float]]:
+    """Embed and write the chunks; their vectors by chunk id."""
+    added: dict[str, list[float]] = {}
     if not chunks:
-        return
+        return added
     bar = tqdm(total=len(chunks), desc="嵌入并写入片段", unit="片段", file=sys.stderr, disable=not show_progress)
 
     def advance(n: int) -> None:
@@ -211,7 +268,11 @@ def _add(vectors: Vectors, embeddings: CachedEmbeddings, chunks: list[Chunk], sh
     try:
         for i in range(0, len(chunks), ADD_BATCH):
             batch = chunks[i : i + ADD_BATCH]
-            vectors.add_chunks(batch, embeddings.embed_documents([c.embed_text for c in batch]))
+            vecs = embeddings.embed_documents([c.embed_text for c in batch])
+            with clock("chroma writes"):
+                vectors.add_chunks(batch, vecs)
+            added.update(zip((c.chunk_id for c in batch), vecs, strict=True))
     finally:
         embeddings.progress = None
         bar.close()
+    return added

@@ -6,8 +6,10 @@ check all tokenise through here, so they agree on what a term is.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from bot import vocab
@@ -53,9 +55,57 @@ def _keep(tok: str) -> bool:
     return bool(tok) and tok not in stopwords() and not _PUNCT.match(tok)
 
 
+MEMO_LIMIT = 50_000  # texts remembered per process: the questions, cards and sentences tokenised again and again
+
+
+@vocab.derived
+def _memo() -> dict[str, tuple[str, ...]]:
+    return {}  # cleared with the vocabulary (vocab.reload), like the tokenizer it depends on
+
+
+def _segment(text: str) -> tuple[str, ...]:
+    return tuple(t for t in (tok.strip() for tok in _jieba().cut_for_search(for_matching(text))) if _keep(t))
+
+
+def tokenize_many(texts: list[str]) -> list[list[str]]:
+    """`tokenize` for a corpus: nothing remembered (the index keeps chunk tokens itself)."""
+    return [list(_segment(t)) for t in texts]
+
+
 def tokenize(text: str) -> list[str]:
     """Search tokens: normalised, segmented for search (words and their sub-words), no stopwords."""
-    return [t for t in (tok.strip() for tok in _jieba().cut_for_search(for_matching(text))) if _keep(t)]
+    memo = _memo()
+    found = memo.get(text)
+    if found is None:
+        found = _segment(text)
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[text] = found
+    return list(found)
+
+
+def memo_size() -> int:
+    return len(_memo())
+
+
+def load_memo(path: Path) -> bool:
+    """Remember the tokens saved by `save_memo` if today's vocabulary made them. True when loaded."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    if data.get("lexicon") != fingerprint():
+        return False
+    _memo().update((text, tuple(toks)) for text, toks in data["tokens"].items())
+    return True
+
+
+def save_memo(path: Path) -> None:
+    """Write the texts tokenised so far with their tokens, so the next process starts without jieba."""
+    data = {"lexicon": fingerprint(), "tokens": {text: list(toks) for text, toks in _memo().items()}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    tmp.replace(path)
 
 
 def words(text: str) -> list[str]:
@@ -83,6 +133,32 @@ def synonyms_for(tokens: list[str]) -> dict[str, list[str]]:
         if extra:
             groups[tok] = extra
     return groups
+
+
+def statutes() -> dict[str, list[str]]:
+    """Everyday word → the wording statutes use (lexicon.toml [statutes]), for documents users add."""
+    table: dict[str, list[str]] = vocab.table("lexicon").get("statutes", {})
+    return table
+
+
+@vocab.derived
+def _statute_keys() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((for_matching(k), tuple(v)) for k, v in statutes().items())
+
+
+def statute_matches(text: str, tokens: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(everyday word, its statute wording) for the table's words in the text: matched as substrings of the
+    normalised text, a one-character word only as a whole token; in table order."""
+    norm = for_matching(text)
+    return [(key, terms) for key, terms in _statute_keys() if (key in tokens if len(key) == 1 else key in norm)]
+
+
+def statute_terms(phrases: list[str], tokens: list[str]) -> list[str]:
+    """Search tokens of the statute phrases, those not among `tokens` already."""
+    out: list[str] = []
+    for phrase in phrases:
+        out += [t for t in _term_tokens(phrase) if t not in tokens and t not in out]
+    return out
 
 
 def expand(tokens: list[str]) -> list[str]:

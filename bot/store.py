@@ -75,6 +75,14 @@ class Vectors:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def embeddings_of(self, ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of these ids."""
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(ids), 1000):
+            got = self.collection.get(ids=ids[i : i + 1000], include=["embeddings"])
+            out.update(zip(got["ids"], (list(map(float, v)) for v in got["embeddings"]), strict=True))
+        return out
+
     def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """The k nearest entries as (id, cosine similarity), best first."""
         if k <= 0 or not self.count():
@@ -134,18 +142,60 @@ def load_chunks(index_dir: Path) -> list[Chunk]:
     return [Chunk(**r) for r in load_records(index_dir / "chunks.jsonl")]
 
 
-def build_bm25(index_dir: Path, chunks: list[Chunk]) -> None:
-    """Rebuild the BM25 index over all chunks (cheap: milliseconds per thousand chunks)."""
+MEMO = "memo.json"  # tokens of the texts the knowledge base tokenises at start (cards), see lexicon.save_memo
+TOKENS = "tokens.tsv"  # per chunk its BM25 tokens, keyed by a hash of the indexed text; first line the vocabulary
+_SEP = "\x1f"  # between tokens: never inside one (tokens carry no control characters)
+
+
+def _token_key(chunk: Chunk) -> str:
+    import hashlib
+
+    return hashlib.sha1(chunk.embed_text.encode("utf-8")).hexdigest()[:16]
+
+
+def _load_tokens(index_dir: Path, lexicon: str) -> dict[str, list[str]]:
+    path = index_dir / "bm25" / TOKENS
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8") as fh:
+        if fh.readline().strip() != lexicon:
+            return {}  # made with another vocabulary: tokenise again
+        out: dict[str, list[str]] = {}
+        for line in fh:
+            key, _, toks = line.rstrip("\n").partition("\t")
+            out[key] = toks.split(_SEP) if toks else []
+        return out
+
+
+def chunk_tokens(index_dir: Path, chunks: list[Chunk]) -> tuple[list[list[str]], int]:
+    """Every chunk's BM25 tokens: those of the last build where the text and the vocabulary are unchanged,
+    tokenised now otherwise. Returns the tokens and how many chunks were tokenised."""
+    from bot.lexicon import fingerprint, tokenize_many
+
+    known = _load_tokens(index_dir, fingerprint())
+    keys = [_token_key(c) for c in chunks]
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    for i, toks in zip(todo, tokenize_many([chunks[i].embed_text for i in todo]), strict=True):
+        known[keys[i]] = toks
+    return [known[k] for k in keys], len(todo)
+
+
+def build_bm25(index_dir: Path, chunks: list[Chunk]) -> int:
+    """Rebuild the BM25 index over all chunks from their tokens (only new or changed chunks are tokenised);
+    returns how many were tokenised."""
     import bm25s
 
-    from bot.lexicon import fingerprint, tokenize
+    from bot.lexicon import fingerprint
 
+    tokens, tokenised = chunk_tokens(index_dir, chunks)
     retriever = bm25s.BM25()
-    corpus = [tokenize(c.embed_text) or ["∅"] for c in chunks] or [["∅"]]
-    retriever.index(corpus, show_progress=False)
+    retriever.index([t or ["∅"] for t in tokens] or [["∅"]], show_progress=False)
     retriever.save(str(index_dir / "bm25"))
+    lines = [fingerprint()] + [f"{_token_key(c)}\t{_SEP.join(t)}" for c, t in zip(chunks, tokens, strict=True)]
+    _atomic_write(index_dir / "bm25" / TOKENS, "\n".join(lines) + "\n")
     _atomic_write(index_dir / "bm25" / "chunk_ids.json", json.dumps([c.chunk_id for c in chunks]))
     _atomic_write(index_dir / "bm25" / "lexicon.txt", fingerprint())
+    return tokenised
 
 
 def bm25_current(index_dir: Path) -> bool:
@@ -153,12 +203,67 @@ def bm25_current(index_dir: Path) -> bool:
     from bot.lexicon import fingerprint
 
     path = index_dir / "bm25" / "lexicon.txt"
-    return (index_dir / "bm25" / "chunk_ids.json").exists() and path.exists() and path.read_text().strip() == fingerprint()
+    ids = index_dir / "bm25" / "chunk_ids.json"
+    return ids.exists() and path.exists() and path.read_text().strip() == fingerprint()
 
 
-def load_bm25(index_dir: Path):
+def load_bm25(index_dir: Path) -> tuple[Any, list[str]]:
     import bm25s
 
-    retriever = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False)
+    retriever = bm25s.BM25.load(str(index_dir / "bm25"), load_corpus=False, show_progress=False)
     ids = json.loads((index_dir / "bm25" / "chunk_ids.json").read_text("utf-8"))
     return retriever, ids
+
+
+class TermIndex:
+    """What the BM25 index knows about terms, read from its matrix rather than by tokenising the corpus
+    again: each term's document frequency and each chunk's set of terms (built on demand)."""
+
+    def __init__(self, bm25: Any, ids: list[str]) -> None:
+        import numpy as np
+        from scipy.sparse import csc_matrix
+
+        s = bm25.scores
+        columns = len(s["indptr"]) - 1  # bm25s's empty token has an id but no column
+        self.terms = [""] * columns
+        for term, i in bm25.vocab_dict.items():
+            if i < columns:
+                self.terms[i] = term
+        matrix = csc_matrix((s["data"], s["indices"], s["indptr"]), shape=(s["num_docs"], columns))
+        self.rows = matrix.tocsr()
+        self.df = np.diff(np.asarray(s["indptr"]))
+        self.position = {cid: i for i, cid in enumerate(ids)}
+        self._sets: dict[str, frozenset[str]] = {}
+
+    def terms_of(self, chunk_id: str) -> frozenset[str]:
+        found = self._sets.get(chunk_id)
+        if found is None:
+            i = self.position.get(chunk_id)
+            if i is None:
+                return frozenset()
+            cols = self.rows.indices[self.rows.indptr[i] : self.rows.indptr[i + 1]]
+            found = self._sets[chunk_id] = frozenset(self.terms[c] for c in cols) - {"∅"}
+        return found
+
+
+VECTORS = "vectors.npy"  # chunk vectors in chunks.jsonl order: exact dense search without a round trip
+
+
+def save_vectors(index_dir: Path, vectors: Any) -> None:
+    import numpy as np
+
+    tmp = index_dir / (VECTORS + ".tmp")
+    with tmp.open("wb") as fh:
+        np.save(fh, np.asarray(vectors, dtype=np.float32))
+    tmp.replace(index_dir / VECTORS)
+
+
+def load_vectors(index_dir: Path, n: int) -> Any:
+    """The chunk matrix (memory-mapped), or None when missing or not of this chunk table."""
+    import numpy as np
+
+    path = index_dir / VECTORS
+    if not path.exists():
+        return None
+    matrix = np.load(path, mmap_mode="r")
+    return matrix if matrix.shape[0] == n else None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.index import build_index
 from bot.retrieve import KnowledgeBase, Retriever
 from bot.store import Vectors, load_chunks
