@@ -16,7 +16,8 @@ def _env(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable (BOT_EMBED_CACHE=) means "not set", not an empty path or string.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     corpus_dir: Path = Field(ROOT / "corpus", validation_alias=_env("BOT_CORPUS_DIR", "corpus_dir"))
     index_dir: Path = Field(ROOT / "index", validation_alias=_env("BOT_INDEX_DIR", "index_dir"))

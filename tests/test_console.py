@@ -399,3 +399,17 @@ def test_the_chat_page_dislike_is_stored(console, page):
     expect(page.get_by_text("感谢反馈，我们会据此改进知识库。")).to_be_visible(timeout=20000)
     rows = console["store"].conversations(Filters(surface="page", rating="down"))
     assert [r["question"] for r in rows] == ["ICP证注册资本最低要多少？"]
+
+
+def test_the_cookie_is_secure_only_behind_a_trusted_https_proxy(bot, corpus_settings, tmp_path):
+    app = make_app(corpus_settings, database_url=f"sqlite:///{tmp_path}/bot.sqlite", admin_token=ADMIN,
+                   trust_proxy=True)
+    https = {"X-Forwarded-Proto": "https"}
+    with TestClient(app, base_url="http://127.0.0.1") as c:  # the peer is "testclient": not a trusted proxy
+        r = c.post("/admin/login", data={"token": ADMIN}, headers=https, follow_redirects=False)
+        assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
+    with ThreadedServer(app) as server:  # the peer is 127.0.0.1: a trusted proxy by default
+        r = httpx.post(server.url + "/admin/login", data={"token": ADMIN}, headers=https, follow_redirects=False)
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+        plain = httpx.post(server.url + "/admin/login", data={"token": ADMIN}, follow_redirects=False)
+        assert "secure" not in plain.headers["set-cookie"].lower()

@@ -18,6 +18,15 @@ from fastapi.routing import APIRoute  # noqa: E402
 from bot.settings import Settings, get_settings  # noqa: E402
 from bot.web.context import Context  # noqa: E402
 from bot.web.guard import Guard, Limiter, MethodCheck, SecurityHeaders  # noqa: E402
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("licence-bot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0.0.0"
 from bot.web.holder import BotHolder  # noqa: E402
 
 log = logging.getLogger("bot.web")
@@ -41,7 +50,7 @@ def create_app(settings: Settings | None = None, background: bool = True) -> Fas
 
     settings = settings or get_settings()
     ctx = Context(settings, BotHolder(settings), Limiter(settings.rate_limit_storage), _answer_log(settings))
-    app: FastAPI = FastAPIOffline(title="增值电信许可问答 API", version="0.2.0",
+    app: FastAPI = FastAPIOffline(title="增值电信许可问答 API", version=_version(),
                                   description="有出处的增值电信业务许可问答。所有回答只来自知识库文章，每句话标注来源。")
     modules: list[Any] = [api, openai, pages, admin]
     if settings.admin_token:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from bot.web.admin import require_admin
 from bot.web.context import Context
+from bot.web.guard import behind_https_proxy
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -191,7 +192,7 @@ class Console:
                 raise HTTPException(403, "令牌不正确。")
             return HTMLResponse(sign_in_page("令牌不正确。"), status_code=403, headers=NO_STORE)
         response: Response = JSONResponse({"ok": True}) if as_json else RedirectResponse("/admin", status_code=303)
-        proxied = self.ctx.settings.trust_proxy and request.headers.get("x-forwarded-proto") == "https"
+        proxied = behind_https_proxy(request.scope, self.ctx.settings)
         set_session(response, self.ctx.settings.admin_token, secure=request.url.scheme == "https" or proxied)
         return response
 

@@ -85,6 +85,12 @@ def client_ip(scope: Scope, settings: Settings) -> str:
     return str(peer)
 
 
+def behind_https_proxy(scope: Scope, settings: Settings) -> bool:
+    """X-Forwarded-Proto says https and comes from a trusted proxy (a client could send it itself)."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    return settings.trust_proxy and peer in settings.proxies and _header(scope, "x-forwarded-proto") == "https"
+
+
 def _header(scope: Scope, name: str) -> str:
     raw = name.encode("latin-1")
     for k, v in scope.get("headers") or []:

@@ -81,7 +81,7 @@ def router(ctx: Context) -> APIRouter:
         bot = ctx.ready_bot()
         if body.stream:
             return StreamingResponse(_chunks(ctx, bot, body, users, request), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache"})
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         try:
             import anyio
 
