@@ -13,6 +13,13 @@ from bot.ingest import Document
 SENTENCE_END = "。！？；!?;"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*(<!--.*-->)?\s*$")
 _LAW_ARTICLE = re.compile(r"^第[零一二三四五六七八九十百千〇\d]+条")
+
+
+def is_statute(text: str) -> bool:
+    """Whether a chunk is an article of a law or regulation (starts with 第X条)."""
+    return bool(_LAW_ARTICLE.match(text.lstrip()))
+
+
 # "违反本条例第七条第三款": penalty articles name the rule they enforce but share no words with it.
 _LAW_REF = re.compile(r"本(?:条例|法|办法|规定|细则)第([零一二三四五六七八九十百千〇\d]+)条")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.cards import Card, CardIndex, Correction
-from bot.chunk import Chunk, candidate_sentences
+from bot.chunk import Chunk, candidate_sentences, is_statute
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
 from bot.lexicon import (
     expand,
@@ -33,9 +33,9 @@ DUPLICATE = 0.6  # a hit whose sentences are mostly in better-ranked hits alread
 GENERIC = 0.25  # a term in more than this share of chunks tells them apart too little to make a point relevant
 SYNONYM_WEIGHT = 0.4  # canonical terms added by the synonym table count less than the user's words
 FUSION_DEPTH = 25  # fusing deeper lists buries strong dense hits that BM25 missed
-# Statute wording for everyday words (lexicon.toml [statutes]) counts less again than the synonym table: it is
-# a guess at the documents' terms. On the laws benchmark it lifts hybrid recall@5 at 1k chunks from 0.73 to
-# 0.92 (tuning set) and 0.95 to 0.98 (fresh set); see bench/results/laws.md.
+# Statute wording for everyday words (lexicon.toml [statutes]), applied to statute articles only, counts less
+# again than the synonym table: it is a guess at the documents' terms. On the laws benchmark it lifts hybrid
+# recall@5 at 1k chunks from 0.73 to 0.92 (tuning set) and 0.95 to 0.98 (fresh set); see results/tuning.md.
 GLOSSARY_WEIGHT = 0.3
 COMMON_WORD = 0.1  # an everyday word in more than this share of chunks is the documents' own word: not expanded
 
@@ -88,6 +88,10 @@ class KnowledgeBase:
         self.canonical = self._canonical_copies(chunks)
         self.corrections = [Correction(**r) for r in load_records(settings.index_dir / "corrections.jsonl")]
         self.dense_index = DenseIndex.load(settings.index_dir, chunks)
+        # Statute articles (第X条) are where the statute glossary applies: the bundled articles keep their
+        # plain scores, so answers over them do not change when a user adds laws.
+        self.bm25_statute = np.array([is_statute(self.chunks[c].text) for c in self.bm25_ids], dtype=bool)
+        self.any_statute = bool(self.bm25_statute.any())
         self._query_vectors: dict[str, np.ndarray] = {}
         memo = settings.index_dir / "bm25" / MEMO
         remembered = memo_size() if load_memo(memo) else -1
@@ -178,13 +182,15 @@ class Retriever:
         if stress:  # a follow-up's own words count twice against the context it is read with
             scores += self.kb.bm25.get_scores(stress)
         if statute:
-            scores += GLOSSARY_WEIGHT * self.kb.bm25.get_scores(statute)
+            scores += GLOSSARY_WEIGHT * self.kb.bm25.get_scores(statute) * self.kb.bm25_statute
         order = np.argsort(-scores)[:depth]
         return [(self.kb.bm25_ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def dense(self, vec: np.ndarray, depth: int) -> list[tuple[str, float]]:
+    def dense(self, vec: np.ndarray, depth: int, wording: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks; with `wording` (the question plus its statute phrases), statute articles are scored
+        against that vector instead."""
         if self.kb.dense_index is not None:  # exact search over the matrix saved with the index
-            return [(cid, s) for cid, s in self.kb.dense_index.top(vec, depth) if cid in self.kb.chunks]
+            return [(cid, s) for cid, s in self.kb.dense_index.top(vec, depth, wording) if cid in self.kb.chunks]
         return [(cid, s) for cid, s in self.kb.vectors.query(vec.tolist(), depth) if cid in self.kb.chunks]
 
     def search(self, query: Query | str, k: int = 5) -> Retrieval:
@@ -195,7 +201,8 @@ class Retriever:
         extra = list(dict.fromkeys(t for terms in synonyms.values() for t in terms))
         result = Retrieval(query=query, tokens=tokens, expanded=tokens + extra, synonyms=synonyms,
                            focus=tokenize(query.own_text))
-        phrases = self.statute_wording(query.search_text, tokens) if self.glossary else []
+        use = self.glossary and self.kb.any_statute
+        phrases = self.statute_wording(query.search_text, tokens) if use else []
         bm: list[tuple[str, float]] = []
         if self.mode in {"bm25", "hybrid"}:
             glossary = statute_terms(phrases, tokens + extra)
@@ -206,8 +213,8 @@ class Retriever:
             result.query_vector = self.kb.query_vector(query.search_text)
             # The dense model reads the statute wording too; the plain question's vector stays the one the
             # answer step compares sentences with.
-            wording = query.search_text + "（" + "、".join(phrases) + "）" if phrases else query.search_text
-            dn = self.dense(self.kb.query_vector(wording), self.depth)
+            wording = self.kb.query_vector(query.search_text + "（" + "、".join(phrases) + "）") if phrases else None
+            dn = self.dense(result.query_vector, self.depth, wording)
         result.hits = self._collapse(self._fuse(bm, dn))[:k]
         result.confidence = self.confidence(tokens, synonyms, result.hits)
         result.ms = (time.perf_counter() - started) * 1000
@@ -292,19 +299,23 @@ class DenseIndex:
     """Exact cosine search over the chunk matrix in memory (vectors are unit length): at 25,000 chunks one
     matrix-vector product takes a few milliseconds, and every chunk gets a score, not only the nearest."""
 
-    def __init__(self, matrix: np.ndarray, ids: list[str]) -> None:
-        self.matrix, self.ids = matrix, ids
+    def __init__(self, matrix: np.ndarray, chunks: list[Chunk]) -> None:
+        self.matrix, self.ids = matrix, [c.chunk_id for c in chunks]
+        self.statute = np.array([is_statute(c.text) for c in chunks], dtype=bool)
 
     @classmethod
     def load(cls, index_dir: Path, chunks: list[Chunk]) -> DenseIndex | None:
         matrix = load_vectors(index_dir, len(chunks))
-        return None if matrix is None else cls(np.ascontiguousarray(matrix), [c.chunk_id for c in chunks])
+        return None if matrix is None else cls(np.ascontiguousarray(matrix), chunks)
 
-    def scores(self, vec: np.ndarray) -> np.ndarray:
-        return self.matrix @ vec.astype(np.float32)
+    def scores(self, vec: np.ndarray, wording: np.ndarray | None = None) -> np.ndarray:
+        plain = self.matrix @ vec.astype(np.float32)
+        if wording is None or not self.statute.any():
+            return plain
+        return np.where(self.statute, self.matrix @ wording.astype(np.float32), plain)
 
-    def top(self, vec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        scores = self.scores(vec)
+    def top(self, vec: np.ndarray, k: int, wording: np.ndarray | None = None) -> list[tuple[str, float]]:
+        scores = self.scores(vec, wording)
         k = min(k, len(scores))
         if not k:
             return []

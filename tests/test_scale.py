@@ -13,13 +13,14 @@ from bot.retrieve import COMMON_WORD, KnowledgeBase, Retriever
 from tests.conftest import write_article
 
 LAWS = {
-    "l1": ("劳动合同法", "用人单位应当按照劳动合同约定和国家规定，向劳动者及时足额支付劳动报酬。"
+    "l1": ("劳动合同法", "第三十条　用人单位应当按照劳动合同约定和国家规定，向劳动者及时足额支付劳动报酬。"
                         "用人单位拖欠或者未足额支付劳动报酬的，劳动者可以依法向当地人民法院申请支付令。"),
-    "l2": ("公司法", "有限责任公司的股东之间可以相互转让其全部或者部分股权。股东向股东以外的人转让股权的，"
+    "l2": ("公司法", "第七十一条　有限责任公司的股东之间可以相互转让其全部或者部分股权。股东向股东以外的人转让股权的，"
                   "应当将股权转让的数量、价格、支付方式和期限等事项书面通知其他股东。"),
-    "l3": ("消费者权益保护法", "经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿其受到的损失，"
-                          "增加赔偿的金额为消费者购买商品的价款或者接受服务的费用的三倍。"),
-    "l4": ("商标法", "未经商标注册人的许可，在同一种商品上使用与其注册商标相同的商标的，属侵犯注册商标专用权。"),
+    "l3": ("消费者权益保护法", "第五十五条　经营者提供商品或者服务有欺诈行为的，"
+                          "应当按照消费者的要求增加赔偿其受到的损失，增加赔偿的金额为消费者购买商品的价款或者接受服务的费用的三倍。"),
+    "l4": ("商标法", "第五十七条　未经商标注册人的许可，在同一种商品上使用与其注册商标相同的商标的，"
+                  "属侵犯注册商标专用权。"),
 }
 
 
@@ -66,6 +67,12 @@ def test_everyday_words_reach_the_statute_wording(small_settings):
     assert "l1" not in [h.chunk.doc_id for h in without.hits]  # none of the question's own words is in l1
     wording = Retriever(kb).statute_wording(question, tokenize(question))
     assert "用人单位" in wording and "劳动报酬" in wording
+    # An article that is not a statute (no 第X条) is scored as before: the glossary serves laws users add.
+    write_article(small_settings.corpus_dir, "g1", "劳动报酬的支付", "用人单位应当按月支付劳动报酬，不得克扣。")
+    build_index(small_settings, show_progress=False)
+    kb = KnowledgeBase(small_settings)
+    ranked = [h.chunk.doc_id for h in Retriever(kb, "bm25").search(question, k=4).hits]
+    assert ranked[0] == "l1" and "g1" not in ranked
     hybrid = Retriever(kb).search("网上买到假货，商家骗人能赔几倍？", k=2)
     assert hybrid.hits[0].chunk.doc_id == "l3"
 
