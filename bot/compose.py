@@ -20,7 +20,7 @@ from bot import vocab
 from bot.answer import Answer, Citation, Point, Section, article_url, refusal
 from bot.cards import CardScore
 from bot.chunk import Chunk, candidate_sentences
-from bot.lexicon import synonyms, tokenize
+from bot.lexicon import synonyms, tokenize, words
 from bot.normalize import compact, for_matching, overlap
 from bot.query import contrary, is_pasted, off_topic
 from bot.retrieve import KnowledgeBase, Retrieval
@@ -80,6 +80,12 @@ def _conclusion_words() -> re.Pattern[str]:
     return vocab.any_of(vocab.table("filters")["conclusion_labels"])
 
 
+AUDIENCE_SHARE = 0.02  # an audience word in more chunks than this is common ground, not one article's reader
+
+
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,4}")
+
+
 def is_marketing(text: str) -> bool:
     return bool(_marketing().search(for_matching(text)))
 
@@ -126,18 +132,35 @@ class Composer:
     # -- candidates -------------------------------------------------------------------------------
 
     def candidates(self, retrieval: Retrieval) -> list[Candidate]:
-        """Quotable sentences of the retrieved passages: no marketing, corrected sentences replaced by their
-        correction, each cited to the copy of its passage a reader should see."""
+        """Quotable sentences of the retrieved passages: no marketing, none addressed to an audience the asker
+        did not name, corrected sentences replaced by their correction, each cited to the copy of its passage
+        a reader should see."""
         out: list[Candidate] = []
         seen: set[str] = set()
+        asked = for_matching(retrieval.query.search_text)
         for rank, hit in enumerate(retrieval.hits[: self.limits.chunks]):
+            word, phrase = self._audience(hit.chunk.title) or ("", "")
             for order, text in enumerate(candidate_sentences(hit.chunk.text)):
+                if phrase and phrase in for_matching(text) and word not in asked:
+                    continue
                 cand = self._candidate(text, hit.chunk, rank, order)
                 if cand is None or compact(cand.text) in seen:
                     continue
                 seen.add(compact(cand.text))
                 out.append(cand)
         return out
+
+    def _audience(self, title: str) -> tuple[str, str] | None:
+        """The audience an article's title names, as (word, phrase): 煤炭企业 → (煤炭, 煤炭企业); only a word
+        rare in the corpus (a place, an industry), not common ground like 初创."""
+        nouns = vocab.table("filters")["audience"]
+        ws = words(for_matching(title))
+        for i, w in enumerate(ws):
+            noun = w if w in nouns and i else next((n for n in nouns if w.endswith(n) and len(w) > len(n)), "")
+            word = ws[i - 1] if noun == w else w[: -len(noun)] if noun else ""
+            if _CJK_WORD.fullmatch(word) and self.kb.share.get(word, 0.0) <= AUDIENCE_SHARE:
+                return word, word + noun
+        return None
 
     def _candidate(self, text: str, chunk: Chunk, rank: int, order: int) -> Candidate | None:
         fix = next((c for c in self.kb.corrections if c.doc_id == chunk.doc_id and c.quote in text), None)
