@@ -240,11 +240,14 @@ def test_cli_unreadable_file_is_a_clear_message(args, corpus_settings, tmp_path)
 
 
 def test_a_sentence_addressed_to_another_business_is_not_quoted(bot):
-    """a004 is written for 煤炭企业: its "煤炭企业一旦被查处…" sentence is not quoted to a client who did not say 煤炭."""
-    msg = "我们手上有几个106短信码号暂时用不完，合作的营销公司想按月租我们的码号去发短信，这样可以吗？被查到会怎么处理？"
+    """a004 is written for 煤炭企业: its "煤炭企业一旦被查处…" sentence is not quoted to a client who did not
+    say 煤炭."""
+    msg = ("我们手上有几个106短信码号暂时用不完，合作的营销公司想按月租我们的码号去发短信，"
+           "这样可以吗？被查到会怎么处理？")
     from bot.answer import render_text
 
     text = render_text(bot.ask(msg)).split("来源：")[0]
     assert "煤炭企业" not in text and "第六十九条" in text
-    assert bot.composer._audience("呼叫中心码号办理费用怎么比较？煤炭企业如何合规地控制码号办理成本") == ("煤炭", "煤炭企业")
+    title = "呼叫中心码号办理费用怎么比较？煤炭企业如何合规地控制码号办理成本"
+    assert bot.composer._audience(title) == ("煤炭", "煤炭企业")
     assert bot.composer._audience("初创企业办理国内多方通信服务业务许可证有哪些难点？") is None  # common ground
