@@ -78,20 +78,21 @@ class KnowledgeBase:
         self.terms = TermIndex(self.bm25, self.bm25_ids)
         self.chunk_tokens = ChunkTerms(self.terms)
         n = max(len(chunks), 1)
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5))
-                    for t, d in zip(self.terms.terms, self.terms.df.tolist(), strict=True) if d and t != "∅"}
-        self.share = {t: d / n for t, d in zip(self.terms.terms, self.terms.df.tolist(), strict=True) if d}
+        df = {t: d for t, d in zip(self.terms.terms, self.terms.df.tolist(), strict=True) if d}
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items() if t != "∅"}
+        self.share = {t: d / n for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.mean_idf = sum(self.idf.values()) / max(1, len(self.idf))
         self.generic_idf = math.log(1 + (n - GENERIC * n + 0.5) / (GENERIC * n + 0.5))
         self.sentence_keys = {c.chunk_id: [compact(s) for s in candidate_sentences(c.text)] for c in chunks}
         self.canonical = self._canonical_copies(chunks)
         self.corrections = [Correction(**r) for r in load_records(settings.index_dir / "corrections.jsonl")]
-        self.dense_index = DenseIndex.load(settings.index_dir, chunks)
         # Statute articles (第X条) are where the statute glossary applies: the bundled articles keep their
         # plain scores, so answers over them do not change when a user adds laws.
-        self.bm25_statute = np.array([is_statute(self.chunks[c].text) for c in self.bm25_ids], dtype=bool)
-        self.any_statute = bool(self.bm25_statute.any())
+        statute = {c.chunk_id for c in chunks if is_statute(c.text)}
+        self.bm25_statute = np.array([c in statute for c in self.bm25_ids], dtype=bool)
+        self.any_statute = bool(statute)
+        self.dense_index = DenseIndex.load(settings.index_dir, chunks, statute)
         self._query_vectors: dict[str, np.ndarray] = {}
         memo = settings.index_dir / "bm25" / MEMO
         remembered = memo_size() if load_memo(memo) else -1
@@ -299,12 +300,13 @@ class DenseIndex:
     """Exact cosine search over the chunk matrix in memory (vectors are unit length): at 25,000 chunks one
     matrix-vector product takes a few milliseconds, and every chunk gets a score, not only the nearest."""
 
-    def __init__(self, matrix: np.ndarray, chunks: list[Chunk]) -> None:
+    def __init__(self, matrix: np.ndarray, chunks: list[Chunk], statute: set[str]) -> None:
         self.matrix, self.ids = matrix, [c.chunk_id for c in chunks]
-        self.statute = np.array([is_statute(c.text) for c in chunks], dtype=bool)
+        self.statute = np.array([c in statute for c in self.ids], dtype=bool)  # rows scored against the wording
+        self.any_statute = bool(statute)
 
     @classmethod
-    def load(cls, index_dir: Path, chunks: list[Chunk]) -> DenseIndex | None:
+    def load(cls, index_dir: Path, chunks: list[Chunk], statute: set[str]) -> DenseIndex | None:
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread for the process: a matrix-vector product gains nothing from more, and BLAS threads
@@ -312,11 +314,11 @@ class DenseIndex:
         # embedding 15 → 104 ms, search p50 40 → 127 ms).
         threadpool_limits(1, user_api="blas")
         matrix = load_vectors(index_dir, len(chunks))
-        return None if matrix is None else cls(np.ascontiguousarray(matrix), chunks)
+        return None if matrix is None else cls(np.ascontiguousarray(matrix), chunks, statute)
 
     def scores(self, vec: np.ndarray, wording: np.ndarray | None = None) -> np.ndarray:
         plain = self.matrix @ vec.astype(np.float32)
-        if wording is None or not self.statute.any():
+        if wording is None or not self.any_statute:
             return plain
         return np.where(self.statute, self.matrix @ wording.astype(np.float32), plain)
 

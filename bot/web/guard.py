@@ -73,22 +73,29 @@ def _rate(rate: str) -> Any:
     return parse(rate)
 
 
+def _peer(scope: Scope) -> str:
+    return str((scope.get("client") or ("unknown", 0))[0])
+
+
+def _from_trusted_proxy(scope: Scope, settings: Settings) -> bool:
+    return settings.trust_proxy and _peer(scope) in settings.proxies
+
+
 def client_ip(scope: Scope, settings: Settings) -> str:
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    if not settings.trust_proxy or peer not in settings.proxies:
-        return str(peer)
+    peer = _peer(scope)
+    if not _from_trusted_proxy(scope, settings):
+        return peer
     forwarded = _header(scope, "x-forwarded-for")
     hops = [h.strip() for h in forwarded.split(",") if h.strip()] if forwarded else []
     for hop in reversed(hops):
         if hop not in settings.proxies:
             return hop
-    return str(peer)
+    return peer
 
 
 def behind_https_proxy(scope: Scope, settings: Settings) -> bool:
     """X-Forwarded-Proto says https and comes from a trusted proxy (a client could send it itself)."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    return settings.trust_proxy and peer in settings.proxies and _header(scope, "x-forwarded-proto") == "https"
+    return _from_trusted_proxy(scope, settings) and _header(scope, "x-forwarded-proto") == "https"
 
 
 def _header(scope: Scope, name: str) -> str:
