@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+from serve import start_app, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 LAWS = ROOT.parent / "shared" / "corpora" / "laws"
@@ -107,41 +107,19 @@ def ingest(old: Path, n_chunks: int, work: Path) -> dict:
     return {"chunks": len(texts), "rows": rows}
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def startup(checkout: Path, work: Path) -> dict:
     """app.py of `checkout` on its bundled corpus, with a copy of its built index."""
     index = work / f"startup-index-{checkout.name}"
     shutil.copytree(checkout / "index", index)
-    port = _port()
-    env = {**os.environ, "PYTHONPATH": str(checkout), "BOT_INDEX_DIR": str(index), "BOT_RATE_LIMIT": "1000/minute",
+    env = {"PYTHONPATH": str(checkout), "BOT_INDEX_DIR": str(index), "BOT_RATE_LIMIT": "1000/minute",
            "BOT_DATABASE_URL": "sqlite://", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=checkout, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url, proc, ready = start_app(checkout, env)
     try:
-        ready = _wait(url + "/healthz", started)
         httpx.post(url + "/api/ask", json={"question": "ICP证有效期几年？"}, timeout=120).raise_for_status()
         return {"healthz_s": round(ready, 2), "first_answer_s": round(time.perf_counter() - started, 2)}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _wait(url: str, started: float) -> float:
-    while time.perf_counter() - started < 300:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after 300 s")
+        stop(proc)
 
 
 def render(result: dict) -> str:

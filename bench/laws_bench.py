@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -136,25 +135,12 @@ def worker_query(index_dir: Path, subset_dir: Path, cache: Path) -> dict:
 def app_memory(index_dir: Path, subset_dir: Path, cache: Path) -> dict:
     """Start app.py on this index, ask the tuning questions through /api/ask, read its peak memory (VmHWM)."""
     import httpx
+    from serve import start_app, stop
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "BOT_INDEX_DIR": str(index_dir), "BOT_CORPUS_DIR": str(subset_dir),
+    env = {"BOT_INDEX_DIR": str(index_dir), "BOT_CORPUS_DIR": str(subset_dir),
            "BOT_EMBED_CACHE": str(cache), "BOT_RATE_LIMIT": "10000/minute", "BOT_DATABASE_URL": "sqlite://"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url, proc, ready = start_app(ROOT, env, timeout=900)
     try:
-        while time.perf_counter() - t0 < 900:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        ready = time.perf_counter() - t0
         lat = []
         for q in _questions(subset_dir)["tuning"]:
             t = time.perf_counter()
@@ -165,8 +151,7 @@ def app_memory(index_dir: Path, subset_dir: Path, cache: Path) -> dict:
         return {"ready_seconds": round(ready, 1), "questions": len(lat), "ask_p50_ms": round(statistics.median(lat), 1),
                 "ask_p95_ms": _pct(lat, 0.95), "peak_rss_mb": round(hwm / 1024, 1)}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def run_step(step: str, index_dir: Path, subset_dir: Path, cache: Path) -> dict:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from serve import start_app, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -31,31 +30,13 @@ QUESTIONS = ["ICP证有效期几年？", "ICP证注册资本最低要多少？",
              "经营性网站和非经营性网站到底怎么区分？"]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(tree: Path, index_dir: Path) -> tuple[str, subprocess.Popen]:
-    port = _port()
-    env = {**os.environ, "PYTHONPATH": str(tree), "BOT_INDEX_DIR": str(index_dir),
+    env = {"PYTHONPATH": str(tree), "BOT_INDEX_DIR": str(index_dir),
            "BOT_EMBED_CACHE": str(ROOT / "index" / "embed_cache.sqlite"), "BOT_RATE_LIMIT": "1000000/minute",
            "BOT_DATABASE_URL": f"sqlite:///{index_dir}/bot.sqlite", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=tree,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return url, proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"{tree}: app did not become healthy")
+    url, proc, _ready = start_app(tree, env)
+    return url, proc
 
 
 async def _client(url: str, path: str, until: float, n: int, out: list[tuple[float, bool]]) -> None:
@@ -145,8 +126,7 @@ def main() -> None:
                 results[name] = {"ask": load(url, "/api/ask", args.clients, args.seconds),
                                  "chat": load(url, "/api/chat", args.clients, args.seconds)}
             finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+                stop(proc)
         print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
     results["guard"] = guard_cost()
     RESULTS.mkdir(parents=True, exist_ok=True)
