@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import vocab
 from bot.cards import Card, CardIndex, Correction
 from bot.chunk import Chunk, candidate_sentences, is_statute
 from bot.embed import CachedEmbeddings, EmbeddingCache, make_embeddings
@@ -26,18 +27,29 @@ from bot.lexicon import (
 from bot.normalize import compact
 from bot.query import Query
 from bot.settings import Settings
-from bot.store import MEMO, TermIndex, Vectors, load_bm25, load_chunks, load_records, load_vectors
+from bot.store import MEMO, Manifest, TermIndex, Vectors, load_bm25, load_chunks, load_records, load_vectors
 
-RRF_K = 60
 DUPLICATE = 0.6  # a hit whose sentences are mostly in better-ranked hits already is collapsed into them
 GENERIC = 0.25  # a term in more than this share of chunks tells them apart too little to make a point relevant
 SYNONYM_WEIGHT = 0.4  # canonical terms added by the synonym table count less than the user's words
-FUSION_DEPTH = 25  # fusing deeper lists buries strong dense hits that BM25 missed
 # Statute wording for everyday words (lexicon.toml [statutes]), applied to statute articles only, counts less
 # again than the synonym table: it is a guess at the documents' terms. On the laws benchmark it lifts hybrid
 # recall@5 at 1k chunks from 0.73 to 0.92 (tuning set) and 0.95 to 0.98 (fresh set); see results/tuning.md.
 GLOSSARY_WEIGHT = 0.3
 COMMON_WORD = 0.1  # an everyday word in more than this share of chunks is the documents' own word: not expanded
+
+
+@dataclass(frozen=True)
+class Fusion:
+    depth: int  # how far down each ranked list is read
+    rrf_k: int  # reciprocal rank constant
+
+
+def fusion_for(chunks: int) -> Fusion:
+    """The fusion settings for an index of this many chunks (bot/data/retrieval.toml)."""
+    rows = sorted(vocab.table("retrieval")["fusion"], key=lambda r: r["chunks"])
+    row = [r for r in rows if r["chunks"] <= chunks][-1] if chunks >= rows[0]["chunks"] else rows[0]
+    return Fusion(depth=int(row["depth"]), rrf_k=int(row["rrf_k"]))
 
 
 @dataclass
@@ -87,6 +99,7 @@ class KnowledgeBase:
         self.sentence_keys = {c.chunk_id: [compact(s) for s in candidate_sentences(c.text)] for c in chunks}
         self.canonical = self._canonical_copies(chunks)
         self.corrections = [Correction(**r) for r in load_records(settings.index_dir / "corrections.jsonl")]
+        self.editions = self._editions(settings.index_dir)
         # Statute articles (第X条) are where the statute glossary applies: the bundled articles keep their
         # plain scores, so answers over them do not change when a user adds laws.
         statute = {c.chunk_id for c in chunks if is_statute(c.text)}
@@ -112,6 +125,18 @@ class KnowledgeBase:
                 if key not in out or (c.core and not self.chunks[out[key]].core):
                     out[key] = c.chunk_id
         return out
+
+    @staticmethod
+    def _editions(index_dir: Path) -> dict[str, tuple[str, str]]:
+        """doc id → (title, date) for dated documents: several files with one title and different dates are
+        editions of one law, and the newest is the one in force."""
+        docs = (Manifest.load(index_dir) or Manifest()).docs
+        return {d: (e.get("title", ""), e["date"]) for d, e in docs.items() if e.get("date")}
+
+    def newer_edition(self, doc_id: str, than: str) -> bool:
+        """Whether `doc_id` is a later edition of the same document as `than`."""
+        a, b = self.editions.get(doc_id), self.editions.get(than)
+        return bool(a and b and a[0] == b[0] and a[1] > b[1])
 
     def is_generic(self, token: str) -> bool:
         return self.term_weight(token) < self.generic_idf
@@ -160,12 +185,15 @@ class KnowledgeBase:
 
 
 class Retriever:
-    def __init__(self, kb: KnowledgeBase, mode: str = "hybrid", depth: int = FUSION_DEPTH,
-                 synonym_weight: float = SYNONYM_WEIGHT, dense_weight: float = 1.0, glossary: bool = True) -> None:
+    def __init__(self, kb: KnowledgeBase, mode: str = "hybrid", depth: int | None = None,
+                 synonym_weight: float = SYNONYM_WEIGHT, dense_weight: float = 1.0, glossary: bool = True,
+                 rrf_k: int | None = None) -> None:
         if mode not in {"bm25", "dense", "hybrid"}:
             raise ValueError(f"未知的检索方式：{mode}（可选 bm25、dense、hybrid）")
         self.kb, self.mode, self.glossary = kb, mode, glossary
-        self.depth, self.synonym_weight, self.dense_weight = depth, synonym_weight, dense_weight
+        fusion = fusion_for(len(kb.chunks))
+        self.depth, self.rrf_k = depth or fusion.depth, rrf_k or fusion.rrf_k
+        self.synonym_weight, self.dense_weight = synonym_weight, dense_weight
 
     def bm25(self, tokens: list[str], extra: list[str], depth: int,
              focus: list[str] | None = None, glossary: list[str] | None = None) -> list[tuple[str, float]]:
@@ -233,22 +261,30 @@ class Retriever:
         for rank, (cid, _s) in enumerate(bm):
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
             hit.bm25_rank = rank
-            hit.score += 1.0 / (RRF_K + rank)
+            hit.score += 1.0 / (self.rrf_k + rank)
         for rank, (cid, s) in enumerate(dn):
             hit = fused.setdefault(cid, Hit(self.kb.chunks[cid], 0.0))
             hit.dense_rank, hit.dense_score = rank, s
-            hit.score += self.dense_weight / (RRF_K + rank)
+            hit.score += self.dense_weight / (self.rrf_k + rank)
         return sorted(fused.values(), key=lambda h: -h.score)
 
     def _collapse(self, hits: list[Hit]) -> list[Hit]:
-        """Drop hits that mostly repeat better-ranked ones (the same boilerplate in many articles)."""
-        seen: set[str] = set()
-        kept = []
+        """Drop hits that mostly repeat better-ranked ones (the same boilerplate in many articles). When the
+        repeat is the same article in a later edition of the law, the later edition takes the earlier one's
+        place: it is the one in force."""
+        owner: dict[str, int] = {}  # sentence key → position in `kept` of the hit that first had it
+        kept: list[Hit] = []
         for h in hits:
             keys = self.kb.sentence_keys.get(h.chunk.chunk_id) or [h.chunk.chunk_id]
-            if sum(k in seen for k in keys) / len(keys) < DUPLICATE:
+            if sum(k in owner for k in keys) / len(keys) < DUPLICATE:
                 kept.append(h)
-            seen.update(keys)
+                at = len(kept) - 1
+            else:
+                at = min(owner[k] for k in keys if k in owner)
+                if self.kb.newer_edition(h.chunk.doc_id, kept[at].chunk.doc_id):
+                    kept[at] = h
+            for k in keys:
+                owner.setdefault(k, at)
         return kept
 
     def confidence(self, tokens: list[str], synonyms: dict[str, list[str]], hits: list[Hit]) -> float:

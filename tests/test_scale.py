@@ -90,3 +90,39 @@ def test_a_word_the_documents_use_often_is_not_expanded(small_settings):
     kb = KnowledgeBase(small_settings)
     assert kb.common("平台")
     assert "电子商务平台经营者" not in Retriever(kb).statute_wording("平台要担什么责任", ["平台"])  # … not expanded
+
+
+def _edition(folder, year: str, chapter: str) -> None:
+    (folder / f"公司法({year}).md").write_text(
+        f"# 中华人民共和国公司法\n\n{year} 公布\n\n<!-- INFO END -->\n\n## {chapter}\n\n"
+        f"第二十三条　公司股东滥用公司法人独立地位和股东有限责任，逃避债务，严重损害公司债权人利益的，"
+        f"应当对公司债务承担连带责任。\n\n第二十四条　公司以书面形式召开股东会会议，{year}。\n", encoding="utf-8")
+
+
+def test_the_same_article_in_a_later_edition_is_the_one_returned(small_settings):
+    # The 2018 edition's chapter heading matches the question better, so its copy ranks first; the
+    # identical article of the 2023 edition takes its place, and the 2018 copy is not listed as well.
+    _edition(small_settings.corpus_dir, "2018-10-26", "第三章 股东逃避债务 债权人 连带责任")
+    _edition(small_settings.corpus_dir, "2023-12-29", "第一章 总则")
+    build_index(small_settings, show_progress=False)
+    kb = KnowledgeBase(small_settings)
+    question = "股东逃避债务，债权人能让股东承担连带责任吗？"
+    hits = Retriever(kb).search(question, k=3).hits
+    article = [h for h in hits if h.chunk.text.startswith("第二十三条")]
+    assert len(article) == 1 and "2023-12-29" in article[0].chunk.doc_id
+    plain = Retriever(kb)
+    plain.kb.editions = {}  # without edition dates the better-ranked 2018 copy stays
+    old = [h for h in plain.search(question, k=3).hits if h.chunk.text.startswith("第二十三条")]
+    assert len(old) == 1 and "2018-10-26" in old[0].chunk.doc_id
+
+
+def test_fusion_reads_deeper_on_a_large_index(small_settings):
+    from bot.retrieve import fusion_for
+
+    assert fusion_for(0) == fusion_for(741) == fusion_for(19_999)
+    small, large = fusion_for(741), fusion_for(25_000)
+    assert (small.depth, small.rrf_k) == (25, 60)
+    assert large.depth > small.depth and large.rrf_k < small.rrf_k
+    kb = _law_index(small_settings)
+    assert (Retriever(kb).depth, Retriever(kb).rrf_k) == (25, 60)
+    assert Retriever(kb, depth=7, rrf_k=9).depth == 7
