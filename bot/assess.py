@@ -123,14 +123,16 @@ class Assessment:
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
         own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
         if (re.search(rx["foreign"], text, re.I) and self.foreign and "试点" not in q.text
-                and (own or (not names_subject(q.text) and not topics(q.text) - {"外资"}))):
+                and not re.search(rx["foreign_other"], q.text)
+                and (own or re.search(rx["share"], q.text)
+                     or (not names_subject(q.text) and not topics(q.text) - {"外资"}))):
             return self.foreign, []
         if re.search(rx["capital"], text, re.I) and self.capital:
             return self.capital, []
         # read with the question before it, a follow-up about another subject is not about this business's time
         before = q.context.split("。")[-1] if words != q.text else ""
         if (re.search(rx["time"], text, re.I) and self.review and not topics(q.text + before)
-                and not names_subject(q.text + before)):
+                and not names_subject(q.text + before) and not re.search(rx["time_other"], q.text + before)):
             return self.review.removeprefix("审批时间："), []
         return None
 
@@ -255,15 +257,19 @@ def _foreign(f: BusinessFacts, items: list[Item], cites: _Cites) -> tuple[str, s
         marks, _ = cites.mark(r["prohibited"]["cite"])
         return f"外资：{who}{share}——{r['prohibited']['text']}{marks}。", "不得"
     keys = {i.key for i in items if i.kind == "licence" and i.verdict == NEED}
-    pilot = r["pilot"]
-    if keys and f.pilot_area in pilot["areas"] and keys <= set(pilot["items"]):
-        marks, _ = cites.mark(pilot["cite"])
-        return f"外资：{who}{share}——{pilot['text']}{marks}。", "试点"
-    lifted = [rule for name, rule in r.items() if name in ("ecommerce", "negative_list")]
+    # A share lifted everywhere (经营类电子商务 under 196号) needs no pilot approval: it comes before the pilot.
+    lifted = [rule for name, rule in r.items() if name in ("ecommerce", "negative_list")
+              and (not rule.get("activities") or set(rule["activities"]) & set(f.activities))]
     if keys and all(any(k in rule["items"] for rule in lifted) for k in keys):
         used = [rule for rule in lifted if keys & set(rule["items"])]
         marks, _ = cites.mark([c for rule in used for c in rule["cite"]])
         return f"外资：{who}{share}——{'；'.join(rule['text'] for rule in used)}，不受50%限制{marks}。", "100%"
+    pilot = r["pilot"]
+    # in a pilot area, or nowhere said: the pilot's text names both cases (in the pilot areas, and elsewhere)
+    where = f.pilot_area in pilot["areas"] or not (f.region or f.province or f.pilot_area)
+    if keys and where and keys <= set(pilot["items"]):
+        marks, _ = cites.mark(pilot["cite"])
+        return f"外资：{who}{share}——{pilot['text']}{marks}。", "试点"
     marks, _ = cites.mark(r["general"]["cite"])
     over = "，超过上限，需调整股权结构" if f.foreign_share is not None and f.foreign_share > r["general"]["cap"] else ""
     return f"外资：{who}{share}——{r['general']['text']}{over}{marks}。", "50%"

@@ -151,13 +151,24 @@ class Bot:
         """Where the message describes a business and a question asks what it needs (which licence, who approves,
         the capital, the foreign share, how long), the licence assessment answers it."""
         from bot.assess import assess
-        from bot.facts import from_text
+        from bot.facts import for_question, from_text
 
         facts = from_text(text)
-        if not facts.activities:
-            return [None] * len(queries)
-        a = assess(self.kb, facts)
-        return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
+        if facts.activities:
+            a = assess(self.kb, facts)
+            return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
+        out: list[Any] = []
+        for q in queries:  # a follow-up ("那以后扩展到全国呢？") about the business its conversation described
+            before = from_text(q.context) if q.context else None
+            now = for_question(before, q.text) if before and before.activities else None
+            if now and before and (now.scope, now.paid) == (before.scope, before.paid):
+                now = None  # it supposes nothing new of the business: another question, answered as one
+            b = assess(self.kb, now) if now else None
+            found = b.answer_for(q) if b else None
+            if b and found and now and before and now.scope != before.scope and b.capital:
+                found = (found[0], [b.capital, *found[1]][:2])  # a wider scope moves the capital minimum too
+            out.append((found, b.citations) if b and found else None)
+        return out
 
     def _card(self, r: Retrieval) -> CardScore | None:
         """The card that answers this question. A follow-up is not answered with the card that answered the

@@ -107,9 +107,11 @@ def _contrasts() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
 def contrary(text: str, query: Query) -> bool:
     """Whether a text speaks only to the other side of a condition the question states, or to one side of a
     contrast the question asks about (bot/data/query.toml [contrasts])."""
-    asked, said = for_matching(query.search_text), for_matching(text)
+    own, asked, said = for_matching(query.text), for_matching(query.search_text), for_matching(text)
     for a, b in _contrasts():
-        qa, qb, ta, tb = bool(a.search(asked)), bool(b.search(asked)), bool(a.search(said)), bool(b.search(said))
+        # A follow-up that names a side ("那以后扩展到全国呢？" after "只做广东") replaces the side of its context.
+        where = own if a.search(own) or b.search(own) else asked
+        qa, qb, ta, tb = bool(a.search(where)), bool(b.search(where)), bool(a.search(said)), bool(b.search(said))
         if qa and qb and (ta != tb):
             return True
         if qa != qb and (ta or tb) and ta != qa and not (ta and tb):
@@ -259,9 +261,13 @@ def self_contained(q: str) -> bool:
     return bool(topics(q)) or any(t in keys for t in tokenize(q))
 
 
+def _short(q: str) -> bool:
+    return len(re.sub(r"\W", "", q)) <= int(_table()["follow_up"]["short"])
+
+
 def _needs_background(q: str, strict: bool = False) -> bool:
     """A question too short or too elliptical to stand alone ("要办什么证？", "那要多久？"); `strict`: both."""
-    short = len(re.sub(r"\W", "", q)) <= int(_table()["follow_up"]["short"])
+    short = _short(q)
     elliptical = bool(_patterns()["elliptical"].search(q))
     if strict:
         return short and elliptical
