@@ -111,7 +111,8 @@ class Assessment:
             return "；".join(i.summary or f"{i.name}：{i.authority}" for i in approvals) + "。", \
                 [r for i in approvals for r in i.reasons][:points]
         if re.search(rx["licence"], text, re.I) and (self.licences or self.needed):
-            named = [i for i in self.items if any(n.lower() in text.lower() for n in _names(i.key))]
+            named = [i for i in self.items
+                     if i.kind != "approval" and any(n.lower() in text.lower() for n in _names(i.key))]
             if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
                 i = named[0]
                 filings = [f"{x.name}：{x.verdict}" for x in self.items if x.kind == "filing" and x.verdict == NEED]
@@ -119,6 +120,12 @@ class Assessment:
             reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in self.items if i.verdict != NOT_NEEDED]
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
+            # "码号向哪个部门申请？": the number's approval has its own authority, not the licence's
+            named = [i for i in self.items if i.kind != "licence" and i.summary
+                     and any(n.lower() in q.text.lower() for n in _names(i.key))]
+            if named:
+                i = named[0]
+                return i.summary + "".join(f"[{n}]" for n in i.citations) + "。", i.reasons[:points]
             return self.authority, []
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
         own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
