@@ -43,13 +43,15 @@ COMMON_WORD = 0.1  # an everyday word in more than this share of chunks is the d
 class Fusion:
     depth: int  # how far down each ranked list is read
     rrf_k: int  # reciprocal rank constant
+    top_rank: int | None = None  # each list's best hit is kept among this many first hits; None: not lifted
 
 
 def fusion_for(chunks: int) -> Fusion:
     """The fusion settings for an index of this many chunks (bot/data/retrieval.toml)."""
     rows = sorted(vocab.table("retrieval")["fusion"], key=lambda r: r["chunks"])
     row = [r for r in rows if r["chunks"] <= chunks][-1] if chunks >= rows[0]["chunks"] else rows[0]
-    return Fusion(depth=int(row["depth"]), rrf_k=int(row["rrf_k"]))
+    top = row.get("top_rank")
+    return Fusion(depth=int(row["depth"]), rrf_k=int(row["rrf_k"]), top_rank=None if top is None else int(top))
 
 
 @dataclass
@@ -193,6 +195,7 @@ class Retriever:
         self.kb, self.mode, self.glossary = kb, mode, glossary
         fusion = fusion_for(len(kb.chunks))
         self.depth, self.rrf_k = depth or fusion.depth, rrf_k or fusion.rrf_k
+        self.top_rank = fusion.top_rank if mode == "hybrid" else None
         self.synonym_weight, self.dense_weight = synonym_weight, dense_weight
 
     def bm25(self, tokens: list[str], extra: list[str], depth: int,
@@ -244,7 +247,7 @@ class Retriever:
             # answer step compares sentences with.
             wording = self.kb.query_vector(query.search_text + "（" + "、".join(phrases) + "）") if phrases else None
             dn = self.dense(result.query_vector, self.depth, wording)
-        result.hits = self._collapse(self._fuse(bm, dn))[:k]
+        result.hits = self._collapse(self._lift_tops(self._fuse(bm, dn), bm, dn))[:k]
         result.confidence = self.confidence(tokens, synonyms, result.hits)
         result.ms = (time.perf_counter() - started) * 1000
         return result
@@ -267,6 +270,22 @@ class Retriever:
             hit.dense_rank, hit.dense_score = rank, s
             hit.score += self.dense_weight / (self.rrf_k + rank)
         return sorted(fused.values(), key=lambda h: -h.score)
+
+    def _lift_tops(self, hits: list[Hit], bm: list[tuple[str, float]], dn: list[tuple[str, float]]) -> list[Hit]:
+        """Each retriever's best hit is among the first `top_rank` fused hits: fusion must not bury the passage a
+        retriever is surest of (on small indexes a dense top hit that BM25 never saw fell to rank 8). The lifted
+        hits take the places of the lowest-scored others; the head stays in score order."""
+        if self.top_rank is None:
+            return hits
+        must = {best[0] for best in bm[:1] + dn[:1]}
+        head = hits[: self.top_rank]
+        missing = [h for h in hits[self.top_rank:] if h.chunk.chunk_id in must]
+        if not missing:
+            return hits
+        kept = [h for h in head if h.chunk.chunk_id in must]
+        others = [h for h in head if h.chunk.chunk_id not in must][: self.top_rank - len(kept) - len(missing)]
+        new_head = sorted(kept + missing + others, key=lambda h: -h.score)
+        return new_head + [h for h in hits if h not in new_head]
 
     def _collapse(self, hits: list[Hit]) -> list[Hit]:
         """Drop hits that mostly repeat better-ranked ones (the same boilerplate in many articles). When the

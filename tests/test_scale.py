@@ -126,3 +126,19 @@ def test_fusion_reads_deeper_on_a_large_index(small_settings):
     kb = _law_index(small_settings)
     assert (Retriever(kb).depth, Retriever(kb).rrf_k) == (25, 60)
     assert Retriever(kb, depth=7, rrf_k=9).depth == 7
+
+
+def test_each_retrievers_best_hit_stays_in_the_first_five(small_settings):
+    from bot.chunk import Chunk
+    from bot.retrieve import Hit, fusion_for
+
+    kb = _law_index(small_settings)
+    retriever = Retriever(kb)
+    assert retriever.top_rank == fusion_for(len(kb.chunks)).top_rank == 5
+    assert fusion_for(25_000).top_rank is None  # on a large index lifting cost recall (results/tuning.md)
+    hits = [Hit(Chunk(c, "d", "t", c, i), 1.0 - i / 10) for i, c in enumerate("abcdefg")]
+    bm, dn = [("a", 9.0)], [("g", 0.9)]  # BM25's best is first already; the dense model's best fused last
+    lifted = retriever._lift_tops(list(hits), bm, dn)
+    assert [h.chunk.chunk_id for h in lifted] == list("abcdgef")  # e gave up its place, the head in score order
+    retriever.top_rank = None
+    assert retriever._lift_tops(list(hits), bm, dn) == hits
