@@ -77,6 +77,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "subjects": re.compile("|".join(map(re.escape, t["follow_up"]["subjects"])), re.I),
         "elliptical": re.compile(t["follow_up"]["elliptical"]),
         "duration": re.compile(t["notes"]["duration"]),
+        "not_duration": re.compile(t["notes"]["not_duration"]),
     }
 
 
@@ -301,4 +302,5 @@ def parse(text: str, turns: list[str] | None = None) -> list[Query]:
 
 
 def asks_duration(text: str) -> bool:
-    return bool(_patterns()["duration"].search(for_matching(text)))
+    norm = for_matching(text)
+    return bool(_patterns()["duration"].search(norm)) and not _patterns()["not_duration"].search(norm)

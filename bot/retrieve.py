@@ -105,6 +105,7 @@ class KnowledgeBase:
         # Statute articles (第X条) are where the statute glossary applies: the bundled articles keep their
         # plain scores, so answers over them do not change when a user adds laws.
         statute = {c.chunk_id for c in chunks if is_statute(c.text)}
+        self.statutes = frozenset(statute)
         self.bm25_statute = np.array([c in statute for c in self.bm25_ids], dtype=bool)
         self.any_statute = bool(statute)
         self.dense_index = DenseIndex.load(settings.index_dir, chunks, statute)
@@ -272,12 +273,14 @@ class Retriever:
         return sorted(fused.values(), key=lambda h: -h.score)
 
     def _lift_tops(self, hits: list[Hit], bm: list[tuple[str, float]], dn: list[tuple[str, float]]) -> list[Hit]:
-        """Each retriever's best hit is among the first `top_rank` fused hits: fusion must not bury the passage a
-        retriever is surest of (on small indexes a dense top hit that BM25 never saw fell to rank 8). The lifted
-        hits take the places of the lowest-scored others; the head stays in score order."""
+        """Each retriever's best hit, when it is a statute article, is among the first `top_rank` fused hits:
+        fusion must not bury the article a retriever is surest of (on small law indexes a dense top hit that BM25
+        never saw fell to rank 8). The lifted hits take the places of the lowest-scored others; the head stays in
+        score order."""
         if self.top_rank is None:
             return hits
-        must = {best[0] for best in bm[:1] + dn[:1]}
+        # statute articles only, like the glossary: the bundled articles' answers are built from their own ranking
+        must = {best[0] for best in bm[:1] + dn[:1] if best[0] in self.kb.statutes}
         head = hits[: self.top_rank]
         missing = [h for h in hits[self.top_rank:] if h.chunk.chunk_id in must]
         if not missing:

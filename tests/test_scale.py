@@ -128,7 +128,7 @@ def test_fusion_reads_deeper_on_a_large_index(small_settings):
     assert Retriever(kb, depth=7, rrf_k=9).depth == 7
 
 
-def test_each_retrievers_best_hit_stays_in_the_first_five(small_settings):
+def test_each_retrievers_best_statute_hit_stays_in_the_first_five(small_settings):
     from bot.chunk import Chunk
     from bot.retrieve import Hit, fusion_for
 
@@ -138,6 +138,8 @@ def test_each_retrievers_best_hit_stays_in_the_first_five(small_settings):
     assert fusion_for(25_000).top_rank is None  # on a large index lifting cost recall (results/tuning.md)
     hits = [Hit(Chunk(c, "d", "t", c, i), 1.0 - i / 10) for i, c in enumerate("abcdefg")]
     bm, dn = [("a", 9.0)], [("g", 0.9)]  # BM25's best is first already; the dense model's best fused last
+    assert retriever._lift_tops(list(hits), bm, dn) == hits  # not statute articles: the bundled ranking stays
+    kb.statutes = frozenset("ag")
     lifted = retriever._lift_tops(list(hits), bm, dn)
     assert [h.chunk.chunk_id for h in lifted] == list("abcdgef")  # e gave up its place, the head in score order
     retriever.top_rank = None
