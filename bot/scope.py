@@ -38,5 +38,6 @@ def looks_like_injection(text: str) -> bool:
 
 
 def asks_price(text: str) -> bool:
-    # "免费用" (free to use) asks about a rule, not about our fees.
-    return bool(_patterns()["price_mention"].search(for_matching(text).replace("免费", "")))
+    # "免费用" (free to use) asks about a rule, not about our fees; "罚多少钱" asks about a fine.
+    norm = re.sub(r"罚[^，。？?]{0,6}", "", for_matching(text).replace("免费", ""))
+    return bool(_patterns()["price_mention"].search(norm))

@@ -220,6 +220,13 @@ def test_sentence_of_the_asked_kind_comes_first(bot):
     assert re.search(r"第一季度|3月31日|1月至3月", lead), ans.answer
 
 
+def test_a_fine_is_not_a_price_question_and_points_carry_their_subject(bot):
+    ans = bot.ask("公司官网首页没挂备案编号，被查到要罚多少钱？")
+    assert "5000元以上5万元以下" in ans.answer.split("\n")[0], ans.answer
+    assert "具体报价请联系顾问" not in ans.answer  # "罚多少钱" asks about a fine, not our fees
+    assert "上述行为" not in ans.answer  # a point whose subject was in the sentence before it is not quoted
+
+
 def test_free_of_charge_question_is_not_a_price_question(bot):
     ans = bot.ask("106短信码号是免费用的吗？")
     assert not ans.refused and "码号" in ans.answer
