@@ -272,7 +272,8 @@ class Composer:
         if match is not None:
             card = match.card
             lead = Point(card.answer, [reg.cite(self.kb.chunks[card.chunk_id])], "card")
-            lead_texts = [card.answer, card.passage]
+            # a passage of several sentences is said sentence by sentence: none of them comes back as a point
+            lead_texts = [card.answer, card.passage, *candidate_sentences(card.passage)]
             top = pool[0].base if pool else 0.0
         elif any(self._may_lead(s, r) for s in pool):
             first = next(s for s in pool if self._may_lead(s, r))
