@@ -121,11 +121,12 @@ class Assessment:
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
             # "码号向哪个部门申请？": the number's approval has its own authority, not the licence's
-            named = [i for i in self.items if i.kind != "licence" and i.summary
+            named = [i for i in self.items if i.kind != "licence" and (i.summary or i.authority)
                      and any(n.lower() in q.text.lower() for n in _names(i.key))]
             if named:
                 i = named[0]
-                return i.summary + "".join(f"[{n}]" for n in i.citations) + "。", i.reasons[:points]
+                said = i.summary or f"{i.name}：向{i.authority}办理"
+                return said + "".join(f"[{n}]" for n in i.citations) + "。", i.reasons[:points]
             return self.authority, []
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
         own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
