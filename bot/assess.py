@@ -108,15 +108,16 @@ class Assessment:
         rx, text = rules()["questions"], asked(words)
         approvals = [i for i in self.needed if i.kind == "approval"]
         if re.search(rx["approval"], text) and approvals:  # "要不要先去教育部门审批？": the approval decides
-            return "；".join(i.summary or f"{i.name}：{i.authority}" for i in approvals) + "。", \
+            return "；".join((i.summary or f"{i.name}：{i.authority}") + _marks(i) for i in approvals) + "。", \
                 [r for i in approvals for r in i.reasons][:points]
         if re.search(rx["licence"], text, re.I) and (self.licences or self.needed):
             named = [i for i in self.items
                      if i.kind != "approval" and any(n.lower() in text.lower() for n in _names(i.key))]
             if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
                 i = named[0]
-                filings = [f"{x.name}：{x.verdict}" for x in self.items if x.kind == "filing" and x.verdict == NEED]
-                return "；".join([f"{i.name}：{i.verdict}", *filings]) + "。", i.reasons[:points]
+                filings = [f"{x.name}：{x.verdict}{_marks(x)}" for x in self.items
+                           if x.kind == "filing" and x.verdict == NEED]
+                return "；".join([f"{i.name}：{i.verdict}{_marks(i)}", *filings]) + "。", i.reasons[:points]
             reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in self.items if i.verdict != NOT_NEEDED]
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
@@ -126,7 +127,7 @@ class Assessment:
             if named:
                 i = named[0]
                 said = i.summary or f"{i.name}：向{i.authority}办理"
-                return said + "".join(f"[{n}]" for n in i.citations) + "。", i.reasons[:points]
+                return said + _marks(i) + "。", i.reasons[:points]
             return self.authority, []
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
         own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
@@ -148,6 +149,11 @@ class Assessment:
         return {"facts": self.facts.to_dict(), "items": [i.to_dict() for i in self.items], "capital": self.capital,
                 "foreign": self.foreign, "foreign_cap": self.foreign_cap, "authority": self.authority,
                 "review": self.review, "answer": self.render(), "citations": [c.to_dict() for c in self.citations]}
+
+
+def _marks(item: Item) -> str:
+    """The item's citation markers, for a line that states its verdict or authority."""
+    return "".join(f"[{n}]" for n in item.citations)
 
 
 def rules() -> dict[str, Any]:
