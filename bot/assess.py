@@ -5,6 +5,7 @@ this module only evaluates them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,11 @@ class Assessment:
             return own  # a question with an intent of its own is never answered as the one before it
         return self._answer(q, q.context, points)
 
+    def _named(self, text: str, which: Callable[[Item], bool]) -> list[Item]:
+        """The items of this kind the text names ("ICP证", "码号", "B21" …, bot/data/rules.toml `names`)."""
+        low = text.lower()
+        return [i for i in self.items if which(i) and any(n.lower() in low for n in _names(i.key))]
+
     @staticmethod
     def _asks(text: str) -> bool:
         return any(re.search(rx, text, re.I) for rx in rules()["questions"].values())
@@ -111,8 +117,7 @@ class Assessment:
             return "；".join((i.summary or f"{i.name}：{i.authority}") + _marks(i) for i in approvals) + "。", \
                 [r for i in approvals for r in i.reasons][:points]
         if re.search(rx["licence"], text, re.I) and (self.licences or self.needed):
-            named = [i for i in self.items
-                     if i.kind != "approval" and any(n.lower() in text.lower() for n in _names(i.key))]
+            named = self._named(text, lambda i: i.kind != "approval")
             if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
                 i = named[0]
                 filings = [f"{x.name}：{x.verdict}{_marks(x)}" for x in self.items
@@ -122,8 +127,7 @@ class Assessment:
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
             # "码号向哪个部门申请？": the number's approval has its own authority, not the licence's
-            named = [i for i in self.items if i.kind != "licence" and (i.summary or i.authority)
-                     and any(n.lower() in q.text.lower() for n in _names(i.key))]
+            named = self._named(q.text, lambda i: i.kind != "licence" and bool(i.summary or i.authority))
             if named:
                 i = named[0]
                 said = i.summary or f"{i.name}：向{i.authority}办理"

@@ -158,13 +158,13 @@ class CardIndex:
         if not self.cards:
             return []
         query = retrieval.query
-        # an elliptical follow-up ("它具体放开了哪些业务？") is matched on its own words too: its context says what
-        # "它" is, its words say what is asked about it
-        own_text = query.text if query.is_follow_up and query.own_text != query.text else query.own_text
-        near_own = self._nearest(self.kb.query_vector(own_text), k)
-        # A follow-up that names its own subject is matched on its own words; the turns it follows only inform.
-        ctx_vec = self.kb.query_vector(query.own_text) if query.is_follow_up and query.own_text != query.text else None
-        near_ctx = self._nearest(ctx_vec, k) if ctx_vec is not None else near_own
+        # An elliptical follow-up ("它具体放开了哪些业务？") is matched on its own words and, apart, with its
+        # context: the context says what "它" is, its words what is asked about it. A follow-up that names its own
+        # subject is matched on its own words; the turns it follows only inform.
+        read_with = query.own_text
+        elliptical = query.is_follow_up and read_with != query.text
+        near_own = self._nearest(self.kb.query_vector(query.text if elliptical else read_with), k)
+        near_ctx = self._nearest(self.kb.query_vector(read_with), k) if elliptical else near_own
         terms, syn = self._terms(retrieval), retrieval.synonyms
         asked = set(retrieval.tokens) | {s for ts in syn.values() for s in ts}
         hits = {h.chunk.chunk_id: 1.0 / (1 + i) for i, h in enumerate(retrieval.hits)}

@@ -151,24 +151,34 @@ class Bot:
         """Where the message describes a business and a question asks what it needs (which licence, who approves,
         the capital, the foreign share, how long), the licence assessment answers it."""
         from bot.assess import assess
-        from bot.facts import for_question, from_text
+        from bot.facts import from_text
 
         facts = from_text(text)
         if facts.activities:
             a = assess(self.kb, facts)
             return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
-        out: list[Any] = []
-        for q in queries:  # a follow-up ("那以后扩展到全国呢？") about the business its conversation described
-            before = from_text(q.context) if q.context else None
-            now = for_question(before, q.text) if before and before.activities else None
-            if now and before and (now.scope, now.paid) == (before.scope, before.paid):
-                now = None  # it supposes nothing new of the business: another question, answered as one
-            b = assess(self.kb, now) if now else None
-            found = b.answer_for(q) if b else None
-            if b and found and now and before and now.scope != before.scope and b.capital:
-                found = (found[0], [b.capital, *found[1]][:2])  # a wider scope moves the capital minimum too
-            out.append((found, b.citations) if b and found else None)
-        return out
+        return [self._assessed_follow_up(q) for q in queries]
+
+    def _assessed_follow_up(self, q: Query) -> Any:
+        """A follow-up ("那以后扩展到全国呢？") that supposes other facts of the business its conversation described
+        is answered by the assessment of those facts (as the sales desk does, bot/reply.py); any other follow-up
+        is another question, answered as one."""
+        from bot.assess import assess
+        from bot.facts import for_question, from_text
+
+        before = from_text(q.context) if q.context else None
+        if before is None or not before.activities:
+            return None
+        now = for_question(before, q.text)
+        if now == before:
+            return None
+        a = assess(self.kb, now)
+        found = a.answer_for(q)
+        if found is None:
+            return None
+        if now.scope != before.scope and a.capital:
+            found = (found[0], [a.capital, *found[1]][:2])  # a wider scope moves the capital minimum too
+        return found, a.citations
 
     def _card(self, r: Retrieval) -> CardScore | None:
         """The card that answers this question. A follow-up is not answered with the card that answered the
