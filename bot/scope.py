@@ -17,12 +17,14 @@ _CODE = re.compile(r"\bb[12]\d\b")
 def _patterns() -> dict[str, re.Pattern[str]]:
     data = vocab.table("scope")
     return {name: vocab.any_of(data[name], re.I)
-            for name in ("other_fields", "price_mention", "price_asked", "procedure", "injection")}
+            for name in ("not_ours", "other_fields", "price_mention", "price_asked", "procedure", "injection")}
 
 
 def on_topic(text: str) -> bool:
     data, rx = vocab.table("scope"), _patterns()
     norm = for_matching(text)
+    if rx["not_ours"].search(norm):
+        return False
     # "管局" (the telecom bureau) must not match inside 市场监管局.
     if any(m in norm.replace("监管局", "") for m in data["licence_markers"]) or _CODE.search(norm):
         return True
