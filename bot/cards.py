@@ -93,6 +93,9 @@ def corrections_of(doc: Document) -> list[Correction]:
     return out
 
 
+# A follow-up's card must speak to enough of what the follow-up adds (by term rarity), not only to its context:
+# "列进去有什么影响？" after "多久会被列入不良名单？" is not answered by the 30日 card again.
+FOLLOW_UP_COVER = 0.4
 FEATURES = ("cos_own", "cos_ctx", "cos_ans", "lex_q", "lex_a", "back", "retrieved", "kind", "gap")
 
 
@@ -145,6 +148,19 @@ class CardIndex:
         return {t: self.kb.idf.get(t, self.kb.mean_idf) * (1.0 if t in own else 0.5)
                 for t in dict.fromkeys(retrieval.tokens) if not self.kb.is_generic(t)}
 
+    def _added_terms(self, query: Any) -> dict[str, float]:
+        """What a follow-up adds to the turn it follows ("列进去有什么影响？" → 影响): its own terms that the corpus
+        uses, are not common in it, are not in the context and do not point back at it (这些…); empty for a first
+        question."""
+        from bot.lexicon import tokenize
+        from bot.query import pointing_words
+
+        if not query.context:
+            return {}
+        before = set(tokenize(query.context)) | pointing_words()
+        return {t: self.kb.idf[t] for t in dict.fromkeys(tokenize(query.text))
+                if t in self.kb.idf and len(t) > 1 and t not in before and not self.kb.is_generic(t)}
+
     @staticmethod
     def _cover(terms: dict[str, float], tokens: set[str], synonyms: dict[str, list[str]]) -> float:
         total = sum(terms.values())
@@ -166,12 +182,14 @@ class CardIndex:
         near_own = self._nearest(self.kb.query_vector(query.text if elliptical else read_with), k)
         near_ctx = self._nearest(self.kb.query_vector(read_with), k) if elliptical else near_own
         terms, syn = self._terms(retrieval), retrieval.synonyms
+        added = self._added_terms(query)
         asked = set(retrieval.tokens) | {s for ts in syn.values() for s in ts}
         hits = {h.chunk.chunk_id: 1.0 / (1 + i) for i, h in enumerate(retrieval.hits)}
         cues = query.cues()
         # A card about a topic the question does not name answers a narrower question: never a candidate.
         ids = [c for c in dict.fromkeys([*near_own, *near_ctx]) if not narrower(self.cards[c].questions[0], query)
-               and not contrary(self.cards[c].questions[0] + self.cards[c].answer, query)]
+               and not contrary(self.cards[c].questions[0] + self.cards[c].answer, query)
+               and (not added or self._cover(added, self.q_tokens[c] | self.a_tokens[c], syn) >= FOLLOW_UP_COVER)]
         answers = self.kb.sentence_vectors([self.cards[c].answer for c in ids])
         qvec = retrieval.query_vector if retrieval.query_vector is not None else self.kb.query_vector(query.search_text)
         out = []
@@ -187,7 +205,10 @@ class CardIndex:
                  "kind": sum(bool(p.search(card.answer)) for p in cues) / len(cues) if cues else 1.0, "gap": 0.0}
             out.append(CardScore(card, f))
         best = max((s.features["cos_own"] for s in out), default=0.0)
-        second = sorted((s.features["cos_own"] for s in out), reverse=True)[1:2] or [0.0]
+        # With a single candidate left, its margin is over the nearest card filtered out, not over nothing (a
+        # lone penalty card "won" 被罚款会进什么名单 by a margin of 0.91).
+        second = (sorted((s.features["cos_own"] for s in out), reverse=True)[1:2]
+                  or sorted(near_own.values(), reverse=True)[1:2] or [0.0])
         model = _model()
         for s in out:
             s.features["gap"] = s.features["cos_own"] - (second[0] if s.features["cos_own"] >= best else best)
@@ -197,10 +218,10 @@ class CardIndex:
     def match(self, retrieval: Any, avoid: Card | None = None) -> CardScore | None:
         """The card that answers the question, when one matches closely enough; never `avoid` or a card
         saying the same (a follow-up asks for more than the answer it follows), never one about another topic."""
-        from bot.normalize import overlap
+        from bot.normalize import says_same
 
         for s in self.scores(retrieval):
-            if avoid is not None and (s.card.card_id == avoid.card_id or overlap(s.card.answer, avoid.answer) > 0.4):
+            if avoid is not None and (s.card.card_id == avoid.card_id or says_same(s.card.answer, avoid.answer)):
                 continue
             return s if s.score >= _model()["threshold"] else None
         return None

@@ -21,12 +21,12 @@ from bot.answer import Answer, Citation, Point, Section, article_url, refusal
 from bot.cards import CardScore
 from bot.chunk import Chunk, candidate_sentences
 from bot.lexicon import synonyms, tokenize, words
-from bot.normalize import compact, for_matching, overlap
+from bot.normalize import compact, contained, figures, for_matching, overlap
 from bot.query import contrary, is_pasted, off_topic
 from bot.retrieve import KnowledgeBase, Retrieval
 
 PARAPHRASE = 0.975  # e5 cosine above which two sentences are near restatements
-_FIGURES = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?")
+CONTAINED = 0.7  # share of a sentence's bigrams found in one already said, above which it adds nothing
 
 
 @dataclass
@@ -234,16 +234,18 @@ class Composer:
 
     def _repeats(self, text: str, others: list[str]) -> bool:
         """Mostly the same characters as one already said, or a paraphrase that adds no figure or code."""
-        figures = set(_FIGURES.findall(text))
+        own = figures(text)
         for other in others:
             if overlap(text, other) > 0.5:
                 return True
-            if figures and figures <= set(_FIGURES.findall(other)) and overlap(text, other) >= 0.2:
+            if own and own <= figures(other) and overlap(text, other) >= 0.2:
                 return True  # the same figures ("提前90日") in other words
+            if own <= figures(other) and contained(text, other) >= CONTAINED:
+                return True  # said already in longer words ("…实施重点监管。" after "…实施重点监管，不予…")
         vecs = self.kb.sentence_vectors([text, *others])
         for other in others:
             if float(np.dot(vecs[text], vecs[other])) >= PARAPHRASE and not (
-                    set(_FIGURES.findall(text)) - set(_FIGURES.findall(other))):
+                    own - figures(other)):
                 return True
         return False
 

@@ -40,6 +40,28 @@ def overlap(a: str, b: str) -> float:
     return len(x & y) / max(1, len(x | y))
 
 
+_FIGURES = re.compile(r"[A-Za-z]*\d+(?:\.\d+)?")
+
+
+def figures(text: str) -> set[str]:
+    """The numbers and codes a text states ("30日" → 30, "B24")."""
+    return set(_FIGURES.findall(text))
+
+
+def says_same(a: str, b: str) -> bool:
+    """Whether two answers say the same: mostly the same words, or the same figures in similar words, or one
+    contained in the other."""
+    share = overlap(a, b)
+    return share > 0.4 or (bool(figures(a)) and figures(a) == figures(b) and share >= 0.2) or max(
+        contained(a, b), contained(b, a)) >= 0.7
+
+
+def contained(a: str, b: str) -> float:
+    """Share of a's character bigrams that b also has: how much of a is already said by b."""
+    x = _bigrams(a)
+    return len(x & _bigrams(b)) / max(1, len(x))
+
+
 def _bigrams(s: str) -> set[str]:
     s = compact(s)
     return {s[i : i + 2] for i in range(len(s) - 1)}

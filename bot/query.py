@@ -42,9 +42,11 @@ class Query:
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        """The kinds of answer asked for (time, amount, rule, authority, code …), from the question's own words."""
-        asked = for_matching(self.text)
-        kinds = [k["name"] for k in _table()["kind"] if _kind_patterns()[k["name"]][0].search(asked)]
+        """The kinds of answer asked for (time, amount, rule, authority, code …), from the question's own words;
+        an elliptical follow-up ("那App和小程序备案呢？" after "…向哪个部门申请？") asks what its context asked."""
+        kinds = _kinds_in(self.text)
+        if not kinds and self.context and _asks_as_before(self.text):
+            kinds = _kinds_in(self.context)
         if "price" in kinds and "amount" in kinds:
             kinds.remove("amount")  # "收多少钱" asks a price, not a registered-capital figure
         return tuple(kinds)
@@ -56,6 +58,23 @@ class Query:
 
 def _table() -> dict[str, Any]:
     return vocab.table("query")
+
+
+def pointing_words() -> frozenset[str]:
+    """Words a follow-up points back with (这些, 上述…): they add nothing to what it asks."""
+    return frozenset(_table()["follow_up"]["pointing"])
+
+
+def _asks_as_before(text: str) -> bool:
+    """"那…呢？" without a lapse of its own: the follow-up asks what its context asked, about something else."""
+    norm = for_matching(text)
+    return bool(_short(text) or re.search(r"呢[？?]?\s*$", norm)) and not re.search(
+        _table()["follow_up"]["lapse"], norm)
+
+
+def _kinds_in(text: str) -> list[str]:
+    asked = for_matching(text)
+    return [k["name"] for k in _table()["kind"] if _kind_patterns()[k["name"]][0].search(asked)]
 
 
 @vocab.derived

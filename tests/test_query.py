@@ -27,6 +27,15 @@ def test_price_question_is_not_an_amount_question():
     assert "amount" in Query("注册资本最低多少？").kinds
 
 
+def test_an_elliptical_follow_up_asks_what_its_context_asked():
+    """"那App和小程序备案呢？" after "…向哪个部门申请？" asks for an authority too; a lapse ("忘了…呢？") asks what
+    follows from it, not the time limit its context asked about; a first question never borrows a kind."""
+    assert Query("那App和小程序备案呢？", context="做非经营性网站备案，是向哪个部门申请？").kinds == ("authority",)
+    assert "time" in Query("那基础电信业务呢？", context="增值电信许可证法定多少天内审查完？").kinds
+    assert "time" not in Query("要是到期前忘了申请延续呢？", context="许可证到期前多久申请延续？").kinds
+    assert Query("那App和小程序备案呢？").kinds == ()
+
+
 def test_a_follow_up_stays_one_question_read_with_its_context():
     """"那如果我要做全国的呢，注册资本要多少？" is one question (not a 呢-clause plus another), read with the turn
     before it; the words it adds are what it asks."""
