@@ -16,6 +16,9 @@ from bot.facts import NATIONAL_SCOPE, PROVINCE_SCOPE, BusinessFacts
 NEED, DEPENDS, NOT_NEEDED = "需要", "视情况", "不需要"
 
 
+# "除了ICP备案还得有什么资质？": what the asker already has is not what they ask about.
+_BESIDES = re.compile(r"除了.{1,20}?(?:以外|之外|外)?(?=[，,、]|还|也|要|得|需)")
+
 @dataclass
 class Item:
     key: str
@@ -101,8 +104,13 @@ class Assessment:
 
     def _named(self, text: str, which: Callable[[Item], bool]) -> list[Item]:
         """The items of this kind the text names ("ICP证", "码号", "B21" …, bot/data/rules.toml `names`)."""
-        low = text.lower()
+        low = _BESIDES.sub("", text.lower())
         return [i for i in self.items if which(i) and any(n.lower() in low for n in _names(i.key))]
+
+    def _besides(self, text: str) -> list[Item]:
+        """The items a "除了…" clause names: what the asker has already, not what they ask about."""
+        held = " ".join(m.group(0) for m in _BESIDES.finditer(text.lower()))
+        return [i for i in self.items if held and any(n.lower() in held for n in _names(i.key))]
 
     @staticmethod
     def _asks(text: str) -> bool:
@@ -121,9 +129,13 @@ class Assessment:
             if named:  # "只卖自营产品的小程序，要不要ICP证？": that item's verdict (and the filings), not the list
                 i = named[0]
                 filings = [f"{x.name}：{x.verdict}{_marks(x)}" for x in self.items
-                           if x.kind == "filing" and x.verdict == NEED]
+                           if x.kind == "filing" and x.verdict == NEED and x is not i]
                 return "；".join([f"{i.name}：{i.verdict}{_marks(i)}", *filings]) + "。", i.reasons[:points]
-            reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in self.items if i.verdict != NOT_NEEDED]
+            # what is needed before what depends: the reader acts on the first
+            had = self._besides(text)
+            listed = sorted((i for i in self.items if i.verdict != NOT_NEEDED and i not in had),
+                            key=lambda i: i.verdict != NEED)
+            reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in listed]
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
             # "码号向哪个部门申请？": the number's approval has its own authority, not the licence's

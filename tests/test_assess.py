@@ -101,3 +101,15 @@ def test_chat_answers_a_business_question_from_the_assessment(bot):
     ans = bot.ask("我们在杭州做一个商家入驻的电商平台，全国用户，需要办什么证？")
     first = ans.answer.splitlines()[0]
     assert first.startswith("需要办理在线数据处理与交易处理业务") and "工信部" in first
+
+
+def test_what_the_asker_already_has_is_not_the_answer(bot):
+    """"除了ICP备案还得有什么资质？": the filing they have is neither the conclusion nor a listed reason, what is
+    needed comes before what depends, and no verdict line is said twice."""
+    ans = bot.ask("我们打算做新闻类直播，除了ICP备案还得有什么资质？")
+    lines = ans.answer.splitlines()
+    assert "前置审批" in lines[1] and not any(line.startswith("- ICP备案") for line in lines)
+    for line in lines:
+        parts = [p for p in line.rstrip("。").split("；") if p]
+        assert len(parts) == len(set(parts)), line
+
