@@ -256,7 +256,7 @@ class Composer:
         text = _unlabel(text)
         if len(text) <= limit:
             return text
-        parts = [p for p in re.findall(r"[^；;]+[；;。！？!?]?", text) if len(p.strip()) >= 15]
+        parts = [p for p in _clauses(text) if len(p.strip()) >= 15]
         cues = r.query.cues()
         good = [p for p in parts if (not cues or any(c.search(p) for c in cues))
                 and any(t in p for t in r.focus if len(t) > 1)]
@@ -355,6 +355,17 @@ def _renumbered(answer: Answer) -> Answer:
         c.n = order[c.n]
     answer.citations.sort(key=lambda c: c.n)
     return answer
+
+
+def _clauses(text: str) -> list[str]:
+    """A sentence's semicolon clauses, each kept with the clauses that only go on with it."""
+    out: list[str] = []
+    for part in re.findall(r"[^；;]+[；;。！？!?]?", text):
+        if out and re.match(vocab.table("filters")["continuation"], part.strip()):
+            out[-1] += part
+        else:
+            out.append(part)
+    return out
 
 
 def _heading(asked: str) -> str:

@@ -292,3 +292,19 @@ def test_a_follow_up_is_not_answered_with_its_context_s_answer_again(bot):
     ans = bot.ask("列进去会受到什么监管？", ["被管局行政处罚以后，多久会被列入不良名单？", "列进去会受到什么监管？"])
     lead = ans.sections[0].lead.text
     assert "30日" not in lead and "重点监管" in lead
+
+
+def test_a_penalty_is_not_cut_from_its_other_case():
+    """"处违法所得3倍以上5倍以下罚款；没有违法所得…的，处1万元以上10万元以下罚款" is one rule: a long sentence cut
+    to its answering clause keeps the clause that only goes on with it."""
+    from bot.compose import _clauses
+
+    text = ("根据《中华人民共和国电信条例》第六十八条，伪造、冒用、转让电信业务经营许可证的，没收违法所得，处违法所得3倍"
+            "以上5倍以下罚款；没有违法所得或者违法所得不足1万元的，处1万元以上10万元以下罚款；情节严重的，吊销许可证。")
+    assert len(_clauses(text)) == 1
+    assert len(_clauses("应当提前90日申请；逾期的，不予延续。")) == 2
+
+
+def test_a_transfer_question_gets_both_cases_of_the_fine(bot):
+    ans = bot.ask("隔壁公司想把他们的ICP证转让给我们用，这样行吗？")
+    assert "1万元以上10万元以下" in ans.answer
