@@ -299,8 +299,9 @@ def test_a_penalty_is_not_cut_from_its_other_case():
     to its answering clause keeps the clause that only goes on with it."""
     from bot.compose import _clauses
 
-    text = ("根据《中华人民共和国电信条例》第六十八条，伪造、冒用、转让电信业务经营许可证的，没收违法所得，处违法所得3倍"
-            "以上5倍以下罚款；没有违法所得或者违法所得不足1万元的，处1万元以上10万元以下罚款；情节严重的，吊销许可证。")
+    text = ("根据《中华人民共和国电信条例》第六十八条，伪造、冒用、转让电信业务经营许可证的，没收违法所得，"
+            "处违法所得3倍以上5倍以下罚款；没有违法所得或者违法所得不足1万元的，处1万元以上10万元以下罚款；"
+            "情节严重的，吊销许可证。")
     assert len(_clauses(text)) == 1
     assert len(_clauses("应当提前90日申请；逾期的，不予延续。")) == 2
 
