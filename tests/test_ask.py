@@ -309,3 +309,10 @@ def test_a_penalty_is_not_cut_from_its_other_case():
 def test_a_transfer_question_gets_both_cases_of_the_fine(bot):
     ans = bot.ask("隔壁公司想把他们的ICP证转让给我们用，这样行吗？")
     assert "1万元以上10万元以下" in ans.answer
+
+
+def test_lending_a_licence_to_a_foreign_company_is_answered_with_the_2006_rule(bot):
+    """"外国公司想借我们的证": 外国 names foreign investment, 借 is lending; the 变相租借 rule leads."""
+    ans = bot.ask("一家外国公司想借我们公司的ICP证在国内做网站，可以吗？")
+    lead = ans.sections[0].lead.text
+    assert "变相租借" in lead and "不得" in lead
