@@ -64,14 +64,15 @@ def _marketing() -> re.Pattern[str]:
     return vocab.any_of(vocab.table("filters")["marketing"])
 
 
+_PREDICATE = ("是", "即", "指", "为", "还是")
 _LABEL = re.compile(r"^([^：:，,。；;\d]{3,14})[：:](.{15,})$", re.S)
 
 
 def _unlabel(text: str) -> str:
     """The sentence without a leading label, unless the label is itself a conclusion ("不能：…", "视情况：…")."""
     m = _LABEL.match(text)
-    if m is None or _conclusion_words().search(m.group(1)):
-        return text
+    if m is None or _conclusion_words().search(m.group(1)) or m.group(2).startswith(_PREDICATE):
+        return text  # "明确号码用途：是对外经营…还是…": without its label the rest is no sentence
     return m.group(2)
 
 

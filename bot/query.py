@@ -167,11 +167,15 @@ _NUMBERED = re.compile(
 _QUESTION_END = re.compile(r"(?<=[？?])")
 
 
+SHORT_COMPOUND = 60  # characters: "做DNS要不要办证？编号是多少，属于第几类" is one question in three parts
+
+
 def is_pasted(text: str, n_questions: int) -> bool:
     """A pasted message (numbered questions, several of them, or long background): each answer under its
     question. A short compound question ("有效期几年？到期前多久要续？") reads better answered in one go."""
     numbered = len(_NUMBERED.findall(text)) >= 2
-    return n_questions >= 3 or numbered or len(re.sub(r"\s", "", text)) > 120
+    size = len(re.sub(r"\s", "", text))
+    return numbered or size > 120 or (n_questions >= 3 and size > SHORT_COMPOUND)
 
 
 def is_question(s: str) -> bool:

@@ -316,3 +316,12 @@ def test_lending_a_licence_to_a_foreign_company_is_answered_with_the_2006_rule(b
     ans = bot.ask("一家外国公司想借我们公司的ICP证在国内做网站，可以吗？")
     lead = ans.sections[0].lead.text
     assert "变相租借" in lead and "不得" in lead
+
+
+def test_a_label_is_kept_when_the_rest_is_no_sentence():
+    """"明确号码用途：是对外经营…还是…" without its label starts with 是: it is quoted whole or not at all."""
+    from bot.compose import _unlabel
+
+    text = "明确号码用途：是对外经营呼叫中心业务，还是企业自身的客服热线。"
+    assert _unlabel(text) == text
+    assert _unlabel("不做不必要的跨省申请：只在一个省经营的，向该省通信管理局申请。").startswith("只在")
