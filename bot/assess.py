@@ -96,7 +96,8 @@ class Assessment:
         `citations`; None when the question asks something else. The question's own words decide; an elliptical
         one ("不够的话要增到多少？") is read with the question before it."""
         if not self.items:
-            return None
+            asks = re.search(rules()["questions"]["capital"], q.text, re.I)
+            return (self.capital, []) if self.capital and asks else None
         own = self._answer(q, q.text, points)
         if own or not q.context or self._asks(q.text):
             return own  # a question with an intent of its own is never answered as the one before it
@@ -264,7 +265,7 @@ def _capital(f: BusinessFacts, cites: _Cites) -> str:
     if need is None:
         low = f.capital_wan is not None and f.capital_wan < c["province_wan"]
         gap = (
-            f"；贵司注册资本{f.capital_wan:g}万元，低于省内经营的最低限额，需增资至{c['province_wan']:g}万元以上"
+            f"；贵司注册资本{f.capital_wan:g}万元，不足省内经营的最低限额，需增资至{c['province_wan']:g}万元以上"
             if low
             else ""
         )
@@ -272,7 +273,7 @@ def _capital(f: BusinessFacts, cites: _Cites) -> str:
     where = "全国/跨省经营" if f.scope == NATIONAL_SCOPE else "省内经营"
     text = f"注册资本：{where}最低{need:g}万元人民币{marks}"
     if f.capital_wan is not None:
-        gap = "，已达到" if f.capital_wan >= need else f"，低于最低限额，需增资至{need:g}万元以上"
+        gap = "，已达到" if f.capital_wan >= need else f"，不足最低限额，需增资至{need:g}万元以上"
         text += f"；贵司注册资本{f.capital_wan:g}万元{gap}"
     return text + "。"
 
@@ -326,6 +327,8 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
         who = rule.get("authority", "")
         items.append(Item(rule["key"], rule["kind"], code, rule["name"], v, reasons, who, ns, rule.get("summary", "")))
     a = Assessment(f, items)
+    if not items and f.capital_wan is not None:
+        a.capital = _capital(f, cites)  # "注册资本50万够不够？": the minimum holds for every value-added licence
     if a.licences:
         a.authority = _authority(f, cites)
         for i in a.items:

@@ -154,7 +154,7 @@ class Bot:
         from bot.facts import from_text
 
         facts = from_text(text)
-        if facts.activities:
+        if facts.activities or facts.capital_wan is not None:
             a = assess(self.kb, facts)
             return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
         return [self._assessed_follow_up(q) for q in queries]

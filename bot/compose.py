@@ -328,7 +328,10 @@ class Composer:
             heading = _heading(r.query.text) if headed else None
             points = self.limits.points_each if many else self.limits.points
             sec = self.section(r, match, reg, said, points, heading, decided[i] if decided else None)
-            if sec is not None:
+            same = next((s for s in sections if sec is not None and s.lead.text == sec.lead.text), None)
+            if same is not None and sec is not None:  # two questions one answer answers: said once, under both
+                same.heading = f"{same.heading}；{sec.heading}" if same.heading and sec.heading else same.heading
+            elif sec is not None:
                 sections.append(sec)
         if not sections:
             return refusal(question, confidence=confidence)

@@ -85,8 +85,8 @@ def _find(pattern: str, text: str, consumed: bool = False, negatable: bool = Tru
     if consumed:
         used = {_clause(text, m) for m in matches
                 if re.search(t["consumer"], text[max(0, m.start() - int(t["consumer_window"])): m.start()])}
-        matches = [m for m in matches if _clause(text, m) not in used
-                   and not re.search(t["self_use"], _sentence(text, m))]
+        matches = [m for m in matches if re.search(t["offer"], _clause(text, m)) or (
+            _clause(text, m) not in used and not re.search(t["self_use"], _sentence(text, m)))]
     return matches[0] if matches else None
 
 

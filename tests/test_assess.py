@@ -113,3 +113,27 @@ def test_what_the_asker_already_has_is_not_the_answer(bot):
         parts = [p for p in line.rstrip("。").split("；") if p]
         assert len(parts) == len(set(parts)), line
 
+
+
+def test_a_stated_capital_is_checked_without_a_named_business(bot):
+    """"注册资本只有50万…够不够申请增值电信许可证？": the minimum holds for every value-added licence, so the
+    capital line answers it even when the message names no activity."""
+    ans = bot.ask("老板问我：公司注册资本只有50万，只在北京本地做在线业务，够不够申请增值电信许可证？")
+    first = ans.answer.splitlines()[0]
+    assert "100万" in first and "不足" in first and "需增资" in first
+
+
+def test_reselling_what_was_rented_is_offering_it():
+    """"租了机柜，把服务器托管、云主机和带宽打包卖给客户" offers IDC services; "租了云服务器给员工办公用" does not."""
+    from bot.facts import from_text
+
+    assert "IDC" in from_text("我们在机房租了几十个机柜，打算把服务器托管、云主机和带宽打包卖给客户。").activities
+    assert "IDC" not in from_text("我们租了云服务器给员工办公用。").activities
+
+
+def test_two_questions_one_answer_answers_are_said_once(bot):
+    ans = bot.ask("我们在杭州，把服务器托管、云主机和带宽打包卖给全国客户。1）需要办什么证？2）注册资本要多少？"
+                  "3）我们现在注册资本500万够不够？4）是去浙江通信管理局办还是要去北京？")
+    leads = [s.lead.text for s in ans.sections]
+    assert len(leads) == len(set(leads))
+    assert any("工信部" in s.lead.text for s in ans.sections[-1:])
