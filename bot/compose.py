@@ -323,7 +323,7 @@ class Composer:
         reg, said = _Registry(self.kb), list[str]()
         many = len(retrievals) > 1
         headed = many and is_pasted(question, len(retrievals))
-        sections = []
+        sections: list[Section] = []
         for i, (r, match) in enumerate(zip(retrievals, matches, strict=True)):
             heading = _heading(r.query.text) if headed else None
             points = self.limits.points_each if many else self.limits.points
