@@ -137,3 +137,10 @@ def test_two_questions_one_answer_answers_are_said_once(bot):
     leads = [s.lead.text for s in ans.sections]
     assert len(leads) == len(set(leads))
     assert any("工信部" in s.lead.text for s in ans.sections[-1:])
+
+
+def test_using_someone_else_s_licence_is_not_a_foreign_share_question(bot):
+    """"外国公司想借用我们的ICP证…": lending a licence, which the cards answer, not the foreign-share rule."""
+    ans = bot.ask("一家外国公司想借用我们国内公司的ICP证在中国运营他们的网站，我们收点服务费，可以吗？")
+    first = ans.answer.splitlines()[0]
+    assert "股比" not in first and ("转让" in first or "租借" in first)
