@@ -95,8 +95,10 @@ class Assessment:
         approves, the capital, the foreign share, how long — as (conclusion, points), with [n] markers into
         `citations`; None when the question asks something else. The question's own words decide; an elliptical
         one ("不够的话要增到多少？") is read with the question before it."""
-        if not self.items:
-            asks = re.search(rules()["questions"]["capital"], q.text, re.I)
+        if not self.items:  # no business named: only the capital minimum, when that is what is asked
+            rx = rules()["questions"]["capital"]
+            asks = re.search(rx, q.text, re.I) or (
+                q.context and not self._asks(q.text) and re.search(rx, q.context, re.I))
             return (self.capital, []) if self.capital and asks else None
         own = self._answer(q, q.text, points)
         if own or not q.context or self._asks(q.text):
@@ -327,8 +329,9 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
         who = rule.get("authority", "")
         items.append(Item(rule["key"], rule["kind"], code, rule["name"], v, reasons, who, ns, rule.get("summary", "")))
     a = Assessment(f, items)
-    if not items and f.capital_wan is not None:
-        a.capital = _capital(f, cites)  # "注册资本50万够不够？": the minimum holds for every value-added licence
+    if not items and (f.capital_wan is not None or f.scope):
+        # "注册资本50万够不够？", "那跨省经营的呢？": the minimum holds for every value-added licence
+        a.capital = _capital(f, cites)
     if a.licences:
         a.authority = _authority(f, cites)
         for i in a.items:

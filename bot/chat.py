@@ -167,7 +167,7 @@ class Bot:
         from bot.facts import for_question, from_text
 
         before = from_text(q.context) if q.context else None
-        if before is None or not before.activities:
+        if before is None:
             return None
         now = for_question(before, q.text)
         if now == before:

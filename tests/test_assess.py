@@ -144,3 +144,9 @@ def test_using_someone_else_s_licence_is_not_a_foreign_share_question(bot):
     ans = bot.ask("一家外国公司想借用我们国内公司的ICP证在中国运营他们的网站，我们收点服务费，可以吗？")
     first = ans.answer.splitlines()[0]
     assert "股比" not in first and ("转让" in first or "租借" in first)
+
+
+def test_a_scope_follow_up_of_a_capital_question_gets_the_new_minimum(bot):
+    ans = bot.ask("那跨省经营的呢？", ["只在一个省内经营的增值电信业务，注册资本最低要多少？", "那跨省经营的呢？"])
+    first = ans.answer.splitlines()[0]
+    assert "1000万" in first and "不可以" not in first
