@@ -176,7 +176,7 @@ class Bot:
         found = a.answer_for(q)
         if found is None:
             return None
-        if now.scope != before.scope and a.capital:
+        if now.scope != before.scope and a.capital and a.capital != found[0]:
             found = (found[0], [a.capital, *found[1]][:2])  # a wider scope moves the capital minimum too
         return found, a.citations
 

@@ -313,7 +313,7 @@ class Composer:
             return Point(re.sub(r"\[\d+\]", "", text).strip(), cites, kind)
 
         said.append(lead)
-        return Section(point(lead, "rule"), [point(t, "rule") for t in reasons], heading)
+        return Section(point(lead, "rule"), [point(t, "rule") for t in dict.fromkeys(reasons) if t != lead], heading)
 
     # -- the answer --------------------------------------------------------------------------------
 

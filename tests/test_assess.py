@@ -150,3 +150,4 @@ def test_a_scope_follow_up_of_a_capital_question_gets_the_new_minimum(bot):
     ans = bot.ask("那跨省经营的呢？", ["只在一个省内经营的增值电信业务，注册资本最低要多少？", "那跨省经营的呢？"])
     first = ans.answer.splitlines()[0]
     assert "1000万" in first and "不可以" not in first
+    assert all(p.text != ans.sections[0].lead.text for p in ans.sections[0].points)  # said once
