@@ -26,7 +26,7 @@ from bot.query import contrary, is_pasted, off_topic
 from bot.retrieve import KnowledgeBase, Retrieval
 
 PARAPHRASE = 0.975  # e5 cosine above which two sentences are near restatements
-CONTAINED = 0.7  # share of a sentence's bigrams found in one already said, above which it adds nothing
+CONTAINED = 0.65  # share of a sentence's bigrams found in one already said, above which it adds nothing
 
 
 @dataclass
