@@ -108,12 +108,12 @@ class Assessment:
     def _named(self, text: str, which: Callable[[Item], bool]) -> list[Item]:
         """The items of this kind the text names ("ICP证", "码号", "B21" …, bot/data/rules.toml `names`)."""
         low = _BESIDES.sub("", text.lower())
-        return [i for i in self.items if which(i) and any(n.lower() in low for n in _names(i.key))]
+        return [i for i in self.items if which(i) and _mentions(low, i)]
 
     def _besides(self, text: str) -> list[Item]:
         """The items a "除了…" clause names: what the asker has already, not what they ask about."""
         held = " ".join(m.group(0) for m in _BESIDES.finditer(text.lower()))
-        return [i for i in self.items if held and any(n.lower() in held for n in _names(i.key))]
+        return [i for i in self.items if held and _mentions(held, i)]
 
     @staticmethod
     def _asks(text: str) -> bool:
@@ -177,6 +177,11 @@ def _marks(item: Item) -> str:
 
 def rules() -> dict[str, Any]:
     return vocab.table("rules")
+
+
+def _mentions(low: str, item: Item) -> bool:
+    """Whether a lower-cased text names the item in one of its clients' words."""
+    return any(n.lower() in low for n in _names(item.key))
 
 
 def _names(key: str) -> list[str]:

@@ -166,9 +166,9 @@ class Bot:
         from bot.assess import assess
         from bot.facts import for_question, from_text
 
-        before = from_text(q.context) if q.context else None
-        if before is None:
+        if not q.context:
             return None
+        before = from_text(q.context)
         now = for_question(before, q.text)
         if now == before:
             return None

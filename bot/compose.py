@@ -64,14 +64,13 @@ def _marketing() -> re.Pattern[str]:
     return vocab.any_of(vocab.table("filters")["marketing"])
 
 
-_PREDICATE = ("是", "即", "指", "为", "还是")
 _LABEL = re.compile(r"^([^：:，,。；;\d]{3,14})[：:](.{15,})$", re.S)
 
 
 def _unlabel(text: str) -> str:
     """The sentence without a leading label, unless the label is itself a conclusion ("不能：…", "视情况：…")."""
     m = _LABEL.match(text)
-    if m is None or _conclusion_words().search(m.group(1)) or m.group(2).startswith(_PREDICATE):
+    if m is None or _conclusion_words().search(m.group(1)) or m.group(2).startswith(_predicates()):
         return text  # "明确号码用途：是对外经营…还是…": without its label the rest is no sentence
     return m.group(2)
 
@@ -79,6 +78,11 @@ def _unlabel(text: str) -> str:
 @vocab.derived
 def _conclusion_words() -> re.Pattern[str]:
     return vocab.any_of(vocab.table("filters")["conclusion_labels"])
+
+
+@vocab.derived
+def _predicates() -> tuple[str, ...]:
+    return tuple(vocab.table("filters")["label_predicates"])
 
 
 AUDIENCE_SHARE = 0.02  # an audience word in more chunks than this is common ground, not one article's reader
@@ -328,11 +332,13 @@ class Composer:
             heading = _heading(r.query.text) if headed else None
             points = self.limits.points_each if many else self.limits.points
             sec = self.section(r, match, reg, said, points, heading, decided[i] if decided else None)
-            same = next((s for s in sections if sec is not None and s.lead.text == sec.lead.text), None)
-            if same is not None and sec is not None:  # two questions one answer answers: said once, under both
-                same.heading = f"{same.heading}；{sec.heading}" if same.heading and sec.heading else same.heading
-            elif sec is not None:
+            if sec is None:
+                continue
+            same = next((s for s in sections if s.lead.text == sec.lead.text), None)
+            if same is None:
                 sections.append(sec)
+            elif same.heading and sec.heading:  # two questions one answer answers: said once, under both
+                same.heading = f"{same.heading}；{sec.heading}"
         if not sections:
             return refusal(question, confidence=confidence)
         return _renumbered(Answer(question=question, sections=sections, notes=notes, citations=reg.citations,
@@ -361,11 +367,16 @@ def _renumbered(answer: Answer) -> Answer:
     return answer
 
 
+@vocab.derived
+def _continuation() -> re.Pattern[str]:
+    return re.compile(vocab.table("filters")["continuation"])
+
+
 def _clauses(text: str) -> list[str]:
     """A sentence's semicolon clauses, each kept with the clauses that only go on with it."""
     out: list[str] = []
     for part in re.findall(r"[^；;]+[；;。！？!?]?", text):
-        if out and re.match(vocab.table("filters")["continuation"], part.strip()):
+        if out and _continuation().match(part.strip()):
             out[-1] += part
         else:
             out.append(part)

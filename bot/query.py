@@ -68,8 +68,7 @@ def pointing_words() -> frozenset[str]:
 def _asks_as_before(text: str) -> bool:
     """"那…呢？" without a lapse of its own: the follow-up asks what its context asked, about something else."""
     norm = for_matching(text)
-    return bool(_short(text) or re.search(r"呢[？?]?\s*$", norm)) and not re.search(
-        _table()["follow_up"]["lapse"], norm)
+    return bool(_short(text) or re.search(r"呢[？?]?\s*$", norm)) and not _patterns()["lapse"].search(norm)
 
 
 def _kinds_in(text: str) -> list[str]:
@@ -97,6 +96,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "elliptical": re.compile(t["follow_up"]["elliptical"]),
         "duration": re.compile(t["notes"]["duration"]),
         "not_duration": re.compile(t["notes"]["not_duration"]),
+        "lapse": re.compile(t["follow_up"]["lapse"]),
     }
 
 
