@@ -116,7 +116,15 @@ def narrower(text: str, query: Query) -> bool:
     not, and shares none with it ("深圳SP证去哪办" for "增值电信许可证去哪办"; "106码号要交费吗" is fine for
     "106号…")."""
     own, asked = topics(text), topics(query.search_text)
-    return bool(own - asked) and not own & asked
+    # A field the question does not name (网络出版 under "试点放开了哪些业务") narrows it even beside shared topics,
+    # unless the text names the question's field too (a rule listing 新闻、出版、医疗… for a 医疗 question).
+    fields = _fields()
+    return bool(own - asked) and (not own & asked or bool((own - asked) & fields and not own & asked & fields))
+
+
+@vocab.derived
+def _fields() -> frozenset[str]:
+    return frozenset(_table()["narrowing"]["fields"])
 
 
 @vocab.derived
