@@ -23,6 +23,12 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def simplified(text: str) -> str:
+    """NFKC + simplified Chinese, case kept: the form a question is embedded in (the corpus is simplified, and
+    e5 places a traditional-script question further from it)."""
+    return _t2s().convert(unicodedata.normalize("NFKC", clean(text)))
+
+
 def for_matching(text: str) -> str:
     """NFKC + simplified Chinese + lower case: the form search and scoring work on."""
     text = unicodedata.normalize("NFKC", clean(text))

@@ -24,7 +24,7 @@ from bot.lexicon import (
     synonyms_for,
     tokenize,
 )
-from bot.normalize import compact
+from bot.normalize import compact, simplified
 from bot.query import Query
 from bot.settings import Settings
 from bot.store import MEMO, Manifest, TermIndex, Vectors, load_bm25, load_chunks, load_records, load_vectors
@@ -167,7 +167,8 @@ class KnowledgeBase:
         if vec is None:
             if len(self._query_vectors) > 2048:
                 self._query_vectors.clear()
-            vec = self._query_vectors[query] = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+            vec = np.asarray(self.embeddings.embed_query(simplified(query)), dtype=np.float32)
+            self._query_vectors[query] = vec
         return vec
 
     def forget_queries(self) -> None:
