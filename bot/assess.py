@@ -251,7 +251,7 @@ def _authority(f: BusinessFacts, cites: _Cites) -> str:
         return a["foreign"] + marks
     if f.scope == NATIONAL_SCOPE:
         marks, _ = cites.mark(a["cite_national"])
-        return a["national"] + marks
+        return (a["national_spans"].format(places="、".join(f.spans)) if f.spans else a["national"]) + marks
     if f.scope == PROVINCE_SCOPE:
         marks, _ = cites.mark(a["cite_province"])
         where = f"{f.province}省" if f.province and f.province not in _municipal() else (f.province or "省")
@@ -306,8 +306,10 @@ def _foreign(f: BusinessFacts, items: list[Item], cites: _Cites) -> tuple[str, s
     # in a pilot area, or nowhere said: the pilot's text names both cases (in the pilot areas, and elsewhere)
     where = f.pilot_area in pilot["areas"] or not (f.region or f.province or f.pilot_area)
     if keys and where and keys <= set(pilot["items"]):
-        marks, _ = cites.mark(pilot["cite"])
-        return f"外资：{who}{share}——{pilot['text']}{marks}。", "试点"
+        named = r["pilot_in"] if f.pilot_area in pilot["areas"] else None
+        text = named["text"].format(area=named["names"][f.pilot_area]) if named else pilot["text"]
+        marks, _ = cites.mark((named or pilot)["cite"])
+        return f"外资：{who}{share}——{text}{marks}。", "试点"
     marks, _ = cites.mark(r["general"]["cite"])
     over = "，超过上限，需调整股权结构" if f.foreign_share is not None and f.foreign_share > r["general"]["cap"] else ""
     return f"外资：{who}{share}——{r['general']['text']}{over}{marks}。", "50%"

@@ -21,6 +21,7 @@ class BusinessFacts:
     merchants: bool | None = None
     channels: list[str] = field(default_factory=list)  # 网站 / APP / 小程序
     scope: str | None = None  # 省内 / 跨省
+    spans: list[str] = field(default_factory=list)  # the provinces a 跨省 service was placed in, when named
     province: str | None = None
     region: str | None = None  # as the client wrote it (a city or a province)
     capital_wan: float | None = None
@@ -36,7 +37,8 @@ class BusinessFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return {"activities": self.activities, "paid": self.paid, "merchants": self.merchants,
-                "channels": self.channels, "scope": self.scope, "province": self.province, "region": self.region,
+                "channels": self.channels, "scope": self.scope, "spans": self.spans, "province": self.province,
+                "region": self.region,
                 "capital_wan": self.capital_wan, "foreign": self.foreign, "foreign_share": self.foreign_share,
                 "foreign_country": self.foreign_country, "pilot_area": self.pilot_area,
                 "licences_held": self.licences_held, "tentative": self.tentative, "missed": self.missed,
@@ -119,6 +121,19 @@ def _scope(f: BusinessFacts, text: str) -> None:
             f.scope = scope
             f.evidence["scope"] = m.group(0)
             return
+    # "北京、上海、广州三个地方都放机房": a service placed in two or more provinces covers more than one.
+    named = _provinces_named(text)
+    if len(named) >= 2 and re.search(t["scope"]["spread"], text):
+        f.scope, f.spans = NATIONAL_SCOPE, named
+        f.evidence["scope"] = "、".join(named)
+
+
+def _provinces_named(text: str) -> list[str]:
+    """The mainland provinces a text names, directly or by a city, in order."""
+    t = _table()
+    found = [(text.find(p), p) for p in t["provinces"] if p in text and p not in t["scope"]["abroad"]]
+    found += [(text.find(c), p) for c, p in t["cities"].items() if c in text]
+    return list(dict.fromkeys(p for _, p in sorted(found)))
 
 
 def _capital(f: BusinessFacts, text: str) -> None:

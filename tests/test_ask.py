@@ -92,6 +92,13 @@ def test_traditional_and_english_questions_are_answered(bot, question, fact):
     assert not ans.refused and fact in ans.answer and ans.citations
 
 
+def test_a_traditional_script_question_is_embedded_as_simplified(bot):
+    """The corpus is simplified: a question in traditional script is searched like its simplified twin."""
+    trad = bot.kb.query_vector("我們的網站還沒做ICP備案就先上線了，這樣會被怎麼處理？")
+    simp = bot.kb.query_vector("我们的网站还没做ICP备案就先上线了，这样会被怎么处理？")
+    assert float(trad @ simp) > 0.999
+
+
 def test_partly_answerable_question_gets_facts_and_a_note(bot):
     ans = bot.ask("你们帮忙办EDI证一般收多少钱？最快多久能拿证？")
     assert not ans.refused and ans.citations

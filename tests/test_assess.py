@@ -151,3 +151,18 @@ def test_a_scope_follow_up_of_a_capital_question_gets_the_new_minimum(bot):
     first = ans.answer.splitlines()[0]
     assert "1000万" in first and "不可以" not in first
     assert all(p.text != ans.sections[0].lead.text for p in ans.sections[0].points)  # said once
+
+
+def test_a_service_placed_in_several_provinces_is_cross_regional(bot):
+    """"北京、上海、广州三个地方都放机房" names no 跨省 word; the provinces it names decide the scope, and the answer
+    says which; a company seated in one city and run by someone from another is not spread."""
+    f = from_text("我们准备在北京、上海、广州三个地方都放机房，对外卖IDC服务，许可证是找工信部还是找北京管局？")
+    assert (f.scope, f.spans) == ("跨省", ["北京", "上海", "广东"])
+    assert from_text("公司注册在深圳，老板是北京人").scope is None
+    assert "北京、上海、广东" in assess(bot.kb, f).authority
+
+
+def test_a_named_pilot_area_is_answered_by_its_full_name_and_the_notice(bot):
+    ans = bot.ask("德国公司想在海南自贸港独资做IDC机房业务，现在外资能100%吗？")
+    first = ans.answer.splitlines()[0]
+    assert "海南自由贸易港" in first and "107号" in first and "50%" in first and len(first) <= 160

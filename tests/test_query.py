@@ -99,3 +99,14 @@ def test_a_short_question_in_three_parts_is_answered_in_one_go():
     assert not is_pasted("做DNS域名解析服务要不要办增值电信证？编号是多少，属于第几类", 3)
     assert is_pasted("我们在杭州做SaaS，注册资本500万，有商家入驻。要办什么证？审批多久？新加坡股东占20%，"
                      "外资比例有没有限制？年报什么时候报？", 4)
+
+
+def test_a_field_the_question_does_not_name_narrows_a_text_beside_shared_topics():
+    """A card on whether the pilot opened 网络出版 does not answer "试点放开了哪些业务"; a rule listing
+    新闻、出版、医疗… still answers a 医疗 question."""
+    from bot.query import narrower
+
+    asked = Query("2024年增值电信开放试点，具体哪些业务放开了外资股比？")
+    assert narrower("2024年增值电信开放试点放开网络出版了吗？", asked)
+    assert not narrower("从事新闻、出版、教育、医疗保健等互联网信息服务的，应先经主管部门审核同意",
+                        Query("想做个在线问诊的网站，办ICP证之前还得先办什么？"))
