@@ -136,19 +136,23 @@ class Composer:
 
     # -- candidates -------------------------------------------------------------------------------
 
-    def candidates(self, retrieval: Retrieval) -> list[Candidate]:
-        """Quotable sentences of the retrieved passages: no marketing, none addressed to an audience the asker
-        did not name, corrected sentences replaced by their correction, each cited to the copy of its passage
-        a reader should see."""
+    def candidates(self, retrieval: Retrieval, also: Chunk | None = None) -> list[Candidate]:
+        """Quotable sentences of the retrieved passages (and of `also`, the passage a card answers from: its
+        neighbours are on the card's topic though the search may have missed it): no marketing, none
+        addressed to an audience the asker did not name, corrected sentences replaced by their correction, each
+        cited to the copy of its passage a reader should see."""
         out: list[Candidate] = []
         seen: set[str] = set()
         asked = for_matching(retrieval.query.search_text)
-        for rank, hit in enumerate(retrieval.hits[: self.limits.chunks]):
-            word, phrase = self._audience(hit.chunk.title) or ("", "")
-            for order, text in enumerate(candidate_sentences(hit.chunk.text)):
+        chunks = [h.chunk for h in retrieval.hits[: self.limits.chunks]]
+        if also is not None and all(c.chunk_id != also.chunk_id for c in chunks):
+            chunks.append(also)
+        for rank, chunk in enumerate(chunks):
+            word, phrase = self._audience(chunk.title) or ("", "")
+            for order, text in enumerate(candidate_sentences(chunk.text)):
                 if phrase and phrase in for_matching(text) and word not in asked:
                     continue
-                cand = self._candidate(text, hit.chunk, rank, order)
+                cand = self._candidate(text, chunk, rank, order)
                 if cand is None or compact(cand.text) in seen:
                     continue
                 seen.add(compact(cand.text))
@@ -186,11 +190,13 @@ class Composer:
         counts more than the turns it is read with, synonyms less than the user's own words."""
         own, focus, n = set(r.tokens), set(r.focus), len(pool)
         share = self.limits.local_share
+        # A colloquial word the corpus never uses ("不打算再做") is carried by its synonyms alone: they count in full.
+        carried = {s for t, ss in r.synonyms.items() if t not in self.kb.idf for s in ss}
         weights = {}
         for t in dict.fromkeys(r.expanded):
             df = sum(t in c.tokens for c in pool)
             local = math.log(1 + n / max(1, df)) / math.log(1 + n) if n > 1 else 1.0
-            stress = 1.5 if t in focus and focus != own else 1.0 if t in own else 0.4
+            stress = 1.5 if t in focus and focus != own else 1.0 if t in own or t in carried else 0.4
             digit = 0.3 if t.isdigit() and t not in synonyms() else 1.0  # the asker's own "3个人", "12月"
             weights[t] = self.kb.term_weight(t) * (share * local + 1 - share) * stress * digit
         return weights
@@ -274,7 +280,7 @@ class Composer:
                 points: int, heading: str | None, decided: Any = None) -> Section | None:
         if decided is not None:
             return self._decided(decided, reg, said, heading)
-        scored = self.score(r, self.candidates(r))
+        scored = self.score(r, self.candidates(r, self.kb.chunks[match.card.chunk_id] if match else None))
         pool = [s for s in scored if not self._repeats(s.cand.text, said)]
         if match is not None:
             card = match.card
