@@ -99,7 +99,8 @@ class Assessment:
             rx = rules()["questions"]["capital"]
             asks = re.search(rx, q.text, re.I) or (
                 q.context and not self._asks(q.text) and re.search(rx, q.context, re.I))
-            return (self.capital, []) if self.capital and asks else None
+            changes = re.search(rules()["questions"]["change"], q.text)
+            return (self.capital, []) if self.capital and asks and not changes else None
         own = self._answer(q, q.text, points)
         if own or not q.context or self._asks(q.text):
             return own  # a question with an intent of its own is never answered as the one before it

@@ -166,3 +166,13 @@ def test_a_named_pilot_area_is_answered_by_its_full_name_and_the_notice(bot):
     ans = bot.ask("德国公司想在海南自贸港独资做IDC机房业务，现在外资能100%吗？")
     first = ans.answer.splitlines()[0]
     assert "海南自由贸易港" in first and "107号" in first and "50%" in first and len(first) <= 160
+
+
+def test_a_licence_change_after_a_capital_increase_is_not_the_capital_minimum(bot):
+    ans = bot.ask("公司刚做完增资，注册资本从200万加到500万，许可证要不要跟着变更、有没有期限？")
+    assert "30日" in ans.answer and "最低限额：省内经营100万元" not in ans.answer.splitlines()[0]
+
+
+def test_another_department_s_approval_is_the_prior_approval(bot):
+    ans = bot.ask("我们想做一个在线问诊的小程序，除了通信管理局这边，还要先找别的部门批吗？")
+    assert "审核同意" in ans.answer.splitlines()[0] and "医疗保健" in ans.answer
