@@ -367,6 +367,8 @@ def _renumbered(answer: Answer) -> Answer:
             order.setdefault(n, len(order) + 1)
     for p in reading_order(answer):
         p.cites = [order[n] for n in p.cites]
+    # a passage registered for a point that was then left out (a merged or emptied section) is not a source
+    answer.citations = [c for c in answer.citations if c.n in order]
     for c in answer.citations:
         c.n = order[c.n]
     answer.citations.sort(key=lambda c: c.n)

@@ -332,3 +332,15 @@ def test_a_label_is_kept_when_the_rest_is_no_sentence():
     text = "明确号码用途：是对外经营呼叫中心业务，还是企业自身的客服热线。"
     assert _unlabel(text) == text
     assert _unlabel("不做不必要的跨省申请：只在一个省经营的，向该省通信管理局申请。").startswith("只在")
+
+
+def test_a_registered_passage_no_point_cites_is_not_listed_as_a_source():
+    """A passage registered for a point that was then left out is dropped, the rest renumbered in reading order
+    (it raised KeyError before)."""
+    from bot.answer import Answer, Citation, Point, Section
+    from bot.compose import _renumbered
+
+    cites = [Citation(n, f"d{n}", "t", "u", f"c{n}", "x") for n in (1, 2, 3)]
+    ans = _renumbered(Answer("q", [Section(Point("a", [3]), [Point("b", [1])])], citations=cites))
+    assert [c.chunk_id for c in ans.citations] == ["c3", "c1"] and [c.n for c in ans.citations] == [1, 2]
+    assert ans.sections[0].lead.cites == [1] and ans.sections[0].points[0].cites == [2]
