@@ -140,6 +140,8 @@ class Assessment:
             listed = sorted((i for i in self.items if i.verdict != NOT_NEEDED and i not in had),
                             key=lambda i: i.verdict != NEED)
             reasons = [f"{i.name}（{i.verdict}）：{i.reasons[0]}" for i in listed]
+            if len(listed) == 1:  # one item: its further reasons are the answer's points ("95、400…无法确认")
+                reasons += listed[0].reasons[1:]
             return self.conclusion(), reasons[:points]
         if re.search(rx["authority"], text) and self.authority:
             # "码号向哪个部门申请？": the number's approval has its own authority, not the licence's
@@ -261,6 +263,14 @@ def _authority(f: BusinessFacts, cites: _Cites) -> str:
     return a["unknown"] + marks
 
 
+def _also(also: str | dict[str, Any], cites: _Cites) -> str:
+    """A further reason an activity adds: plain text, or {text, cite} cited like the rule's own reason."""
+    if isinstance(also, str):
+        return also
+    marks, _ = cites.mark(also["cite"])
+    return also["text"] + marks
+
+
 def _municipal() -> list[str]:
     municipalities: list[str] = vocab.table("facts")["municipalities"]
     return municipalities
@@ -328,7 +338,7 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
             v = DEPENDS  # only a service the client asks about ("能不能顺便…") needs it, or FACTS.md leaves it open
         marks, ns = cites.mark(rule.get("cite", []))
         reasons = [(rule.get("reason_not") if v == NOT_NEEDED else None or rule["reason"]) + marks]
-        reasons += [text for act, text in rule.get("also", {}).items() if act in f.activities]
+        reasons += [_also(also, cites) for act, also in rule.get("also", {}).items() if act in f.activities]
         if v == DEPENDS and rule.get("confirm"):
             reasons.append("需确认：" + rule["confirm"])
         if rule.get("held") in f.licences_held:
