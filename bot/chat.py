@@ -11,6 +11,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
+from bot import vocab
 from bot.answer import DURATION_NOTE, ENGLISH_NOTE, PRICE_NOTE, Answer, article_url, refusal, render_text
 from bot.cards import CardScore
 from bot.compose import Composer, Limits
@@ -140,7 +141,8 @@ class Bot:
             ans = yield from self._generate(question, queries, retrievals, confidence, notices)
             streamed = ans is not None
         if ans is None:
-            decided = self._assessed(text, queries)
+            decided = [None if m is not None and _open(m.card.answer) else d
+                       for d, m in zip(self._assessed(text, queries), matches, strict=True)]
             ans = self.composer.compose(question, retrievals, matches, _notes(text), decided)
         matched = {m.card.card_id for m in matches if m is not None}
         ans.suggestions = self.kb.cards.related(retrievals[-1], matched, ans.answer) if not ans.refused else []
@@ -242,3 +244,8 @@ def _notes(question: str) -> list[str]:
 def _replay(text: str) -> Iterator[Event]:
     for piece in re.findall(rf".{{1,{STREAM_PIECE}}}", text, flags=re.S):
         yield {"type": "delta", "text": piece}
+
+
+def _open(answer: str) -> bool:
+    """Whether a card's answer says the question cannot be settled from what is known."""
+    return bool(re.search(vocab.table("filters")["open_question"], answer))

@@ -176,3 +176,9 @@ def test_a_licence_change_after_a_capital_increase_is_not_the_capital_minimum(bo
 def test_another_department_s_approval_is_the_prior_approval(bot):
     ans = bot.ask("我们想做一个在线问诊的小程序，除了通信管理局这边，还要先找别的部门批吗？")
     assert "审核同意" in ans.answer.splitlines()[0] and "医疗保健" in ans.answer
+
+
+def test_a_card_saying_the_question_is_open_leads_over_the_assessment_s_verdict(bot):
+    """"只卖自家茶叶的小程序要不要ICP证？" has no verifiable answer: the card that says so leads, not 视情况."""
+    ans = bot.ask("我们开了个只卖自家茶叶的微信小程序商城，没有别的商家入驻，这种要不要办ICP证？")
+    assert "无法确认" in ans.answer.splitlines()[0]
