@@ -300,7 +300,7 @@ class Composer:
         for s in pool:
             if len(chosen) == points or s.base < self.limits.point_share * top:
                 break
-            if not self._on_focus(r, s.cand) or self._repeats(s.cand.text, lead_texts + said):
+            if not self._on_focus(r, s.cand) or self._repeats(s.cand.text, lead_texts + said) or _filler(s.cand, r):
                 continue
             text = self._clause(s.cand.text, r, self.limits.point_chars)
             if chosen and len(lead.text) + sum(len(p.text) for p in chosen) + len(text) > self.limits.budget:
@@ -373,6 +373,17 @@ def _renumbered(answer: Answer) -> Answer:
         c.n = order[c.n]
     answer.citations.sort(key=lambda c: c.n)
     return answer
+
+
+@vocab.derived
+def _naming() -> re.Pattern[str]:
+    return re.compile(vocab.table("filters")["naming"])
+
+
+def _filler(c: Candidate, r: Retrieval) -> bool:
+    """A sentence naming a licence, under a question that does not ask for names or codes."""
+    wanted = set(vocab.table("filters")["naming_kinds"])
+    return bool(_naming().search(c.text)) and not wanted & set(r.query.kinds)
 
 
 @vocab.derived

@@ -344,3 +344,11 @@ def test_a_registered_passage_no_point_cites_is_not_listed_as_a_source():
     ans = _renumbered(Answer("q", [Section(Point("a", [3]), [Point("b", [1])])], citations=cites))
     assert [c.chunk_id for c in ans.citations] == ["c3", "c1"] and [c.n for c in ans.citations] == [1, 2]
     assert ans.sections[0].lead.cites == [1] and ans.sections[0].points[0].cites == [2]
+
+
+def test_a_licence_s_name_is_a_point_only_when_names_are_asked(bot):
+    """"ICP证的全称是…，属于B25" came under 50 answers about other things; it answers a question about names."""
+    assert "全称是信息服务业务" in bot.ask("ICP证的全称是什么？属于哪一类业务？").answer
+    for q in ("广东这边申请ICP证，是不是必须有3个人交社保才行？",
+              "朋友公司想借我们的ICP证号挂在他们网站上用，这样行吗？"):
+        assert all("的全称是" not in line for line in bot.ask(q).answer.splitlines()[1:])
