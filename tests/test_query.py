@@ -122,3 +122,10 @@ def test_charging_customers_is_not_a_price_question():
 
     assert not any("免费" in k for k in kinds("我们想做短信验证码和营销短信平台对外收费，要办哪种增值电信证？"))
     assert any("免费" in k for k in kinds("续期要收费吗？"))
+
+
+def test_a_span_of_years_in_the_background_is_not_a_question():
+    """"拿证以后这几年一直没开展业务，到期还能续吗？" is one question; "这几年" does not ask how many years."""
+    assert [q.text for q in split("拿证以后这几年一直没真正开展电信业务，到期还能续吗？")] == [
+        "拿证以后这几年一直没真正开展电信业务，到期还能续吗？"]
+    assert len(split("ICP证有效期几年？注册资本多少？")) == 2
