@@ -153,7 +153,9 @@ class Assessment:
             return self.authority, []
         # "新加坡股东占20%有影响吗？" is about this client's shareholder; "ICP外资最多能占多少？" stands on its own.
         own = bool(re.search(rx["client"], q.text))  # "新加坡股东…他最多能占多少？" names the client's shareholder
-        if (re.search(rx["foreign"], text, re.I) and self.foreign and "试点" not in q.text
+        # "试点放开了哪些业务？" is the cards'; "想在海南做IDC，按试点能100%控股吗？" is this business's
+        pilot_own = bool(self.facts.pilot_area and self.licences)
+        if (re.search(rx["foreign"], text, re.I) and self.foreign and ("试点" not in q.text or pilot_own)
                 and not re.search(rx["foreign_other"], q.text)
                 and (own or re.search(rx["share"], q.text)
                      or (not names_subject(q.text) and not topics(q.text) - {"外资"}))):
