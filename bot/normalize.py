@@ -59,7 +59,7 @@ def says_same(a: str, b: str) -> bool:
     contained in the other."""
     share = overlap(a, b)
     return share > 0.4 or (bool(figures(a)) and figures(a) == figures(b) and share >= 0.2) or max(
-        contained(a, b), contained(b, a)) >= 0.7
+        contained(a, b), contained(b, a)) >= 0.8
 
 
 def contained(a: str, b: str) -> float:
