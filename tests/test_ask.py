@@ -357,10 +357,12 @@ def test_a_licence_s_name_is_a_point_only_when_names_are_asked(bot):
 def test_a_follow_up_about_the_other_case_gets_that_case_s_penalty(bot):
     """After the unlicensed-site fine, "那非经营性网站没备案呢？" asks another penalty (限期改正, 拒不改正的关闭网站):
     it shares words with the first answer but does not say the same, and leads."""
-    ans = bot.ask("那非经营性网站没备案呢？", ["没拿ICP许可证就搞经营性网站收费，会怎么处罚？", "那非经营性网站没备案呢？"])
+    turns = ["没拿ICP许可证就搞经营性网站收费，会怎么处罚？", "那非经营性网站没备案呢？"]
+    ans = bot.ask(turns[-1], turns)
     assert "限期改正" in ans.answer.splitlines()[0] and "关闭网站" in ans.answer.splitlines()[0]
 
 
 def test_a_follow_up_past_the_deadline_asks_what_follows(bot):
-    ans = bot.ask("那过了截止日期还没备案的呢？", ["已经上架的微信小程序，备案最晚要在什么时候前做完？", "那过了截止日期还没备案的呢？"])
+    turns = ["已经上架的微信小程序，备案最晚要在什么时候前做完？", "那过了截止日期还没备案的呢？"]
+    ans = bot.ask(turns[-1], turns)
     assert "清退" in ans.answer.splitlines()[0]
