@@ -162,6 +162,15 @@ class CardIndex:
                 if t in self.kb.idf and len(t) > 1 and t not in before and not self.kb.is_generic(t)}
 
     @staticmethod
+    def _other_kind(card: Card, query: Any) -> bool:
+        """A question asking only what follows ("忘了报年报会有什么后果？") is not answered by a card that states no
+        consequence (the reporting deadline), however many of its words the card shares."""
+        from bot.query import asks_what_follows, kind_pattern
+
+        return (query.kinds == ("consequence",) and asks_what_follows(query.text)
+                and not kind_pattern("consequence").search(card.answer))
+
+    @staticmethod
     def _cover(terms: dict[str, float], tokens: set[str], synonyms: dict[str, list[str]]) -> float:
         total = sum(terms.values())
         hit = sum(w for t, w in terms.items() if t in tokens or any(s in tokens for s in synonyms.get(t, [])))
@@ -188,6 +197,7 @@ class CardIndex:
         cues = query.cues()
         # A card about a topic the question does not name answers a narrower question: never a candidate.
         ids = [c for c in dict.fromkeys([*near_own, *near_ctx]) if not narrower(self.cards[c].questions[0], query)
+               and not self._other_kind(self.cards[c], query)
                and not contrary(self.cards[c].questions[0] + self.cards[c].answer, query)
                and (not added or self._cover(added, self.q_tokens[c] | self.a_tokens[c], syn) >= FOLLOW_UP_COVER)]
         answers = self.kb.sentence_vectors([self.cards[c].answer for c in ids])

@@ -335,3 +335,13 @@ def parse(text: str, turns: list[str] | None = None) -> list[Query]:
 def asks_duration(text: str) -> bool:
     norm = for_matching(text)
     return bool(_patterns()["duration"].search(norm)) and not _patterns()["not_duration"].search(norm)
+
+
+def kind_pattern(kind: str) -> re.Pattern[str]:
+    """The pattern a sentence of this kind of answer matches (bot/data/query.toml [[kind]] `sentence`)."""
+    return _kind_patterns()[kind][1]
+
+
+def asks_what_follows(text: str) -> bool:
+    """Whether a question asks what follows (后果, 会怎样, 罚) rather than how to handle something ("证该怎么处理")."""
+    return bool(re.search(_table()["kinds_only"]["what_follows"], for_matching(text)))

@@ -129,3 +129,10 @@ def test_a_span_of_years_in_the_background_is_not_a_question():
     assert [q.text for q in split("拿证以后这几年一直没真正开展电信业务，到期还能续吗？")] == [
         "拿证以后这几年一直没真正开展电信业务，到期还能续吗？"]
     assert len(split("ICP证有效期几年？注册资本多少？")) == 2
+
+
+def test_what_follows_is_told_from_how_to_handle():
+    from bot.query import asks_what_follows
+
+    assert asks_what_follows("我们去年第一季度忘了报增值电信年报，现在会有什么后果？")
+    assert not asks_what_follows("业务做不下去了打算停掉，手里的增值电信证该怎么处理？")
