@@ -369,6 +369,7 @@ def test_a_follow_up_past_the_deadline_asks_what_follows(bot):
 
 
 def test_a_question_about_what_follows_is_not_answered_with_a_deadline(bot):
-    """"去年第一季度忘了报年报，会有什么后果？" shares 第一季度 with the reporting-deadline card; it asks the consequence."""
+    """"去年第一季度忘了报年报，会有什么后果？" shares 第一季度 with the reporting-deadline card; it asks the
+    consequence."""
     first = bot.ask("我们去年第一季度忘了报增值电信年报，现在会有什么后果？").answer.splitlines()[0]
     assert "不良名单" in first
