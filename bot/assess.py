@@ -82,7 +82,8 @@ class Assessment:
         lines = [self.conclusion(), ""]
         for i in self.items:
             lines.append(f"- 【{icon[i.verdict]}】{i.name}：{'；'.join(i.reasons)}")
-        extra = [x for x in (self.capital, self.foreign, self.review if self.licences else "", *self.missed) if x]
+        extra = [x for x in (self.authority if not self.licences else "", self.capital, self.foreign,
+                             self.review if self.licences else "", *self.missed) if x]
         if extra:
             lines.append("")
             lines += extra
@@ -95,7 +96,9 @@ class Assessment:
         approves, the capital, the foreign share, how long — as (conclusion, points), with [n] markers into
         `citations`; None when the question asks something else. The question's own words decide; an elliptical
         one ("不够的话要增到多少？") is read with the question before it."""
-        if not self.items:  # no business named: only the capital minimum, when that is what is asked
+        if not self.items:  # no business named: the capital minimum, or a foreign investor's authority, when asked
+            if self.facts.foreign and self.authority and asks_authority(q.text):
+                return self.authority, []
             rx = rules()["questions"]["capital"]
             asks = re.search(rx, q.text, re.I) or (
                 q.context and not self._asks(q.text) and re.search(rx, q.context, re.I))
@@ -173,6 +176,11 @@ class Assessment:
         return {"facts": self.facts.to_dict(), "items": [i.to_dict() for i in self.items], "capital": self.capital,
                 "foreign": self.foreign, "foreign_cap": self.foreign_cap, "authority": self.authority,
                 "review": self.review, "answer": self.render(), "citations": [c.to_dict() for c in self.citations]}
+
+
+def asks_authority(text: str) -> bool:
+    """Whether a question asks who approves ("向上海市通信管理局申请吗？"), not for the pilot's approval (批复)."""
+    return bool(re.search(rules()["questions"]["authority"], text)) and "批复" not in text
 
 
 def _marks(item: Item) -> str:
@@ -352,6 +360,10 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
     if not items and (f.capital_wan is not None or f.scope):
         # "注册资本50万够不够？", "那跨省经营的呢？": the minimum holds for every value-added licence
         a.capital = _capital(f, cites)
+    if not items and f.foreign:
+        # "外资企业只做上海本地，也向上海市通信管理局申请吗？": a foreign-invested company applies to 工信部 whatever
+        # its service
+        a.authority = _authority(f, cites)
     if a.licences:
         a.authority = _authority(f, cites)
         for i in a.items:

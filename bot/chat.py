@@ -152,11 +152,11 @@ class Bot:
     def _assessed(self, text: str, queries: list[Query]) -> list[Any]:
         """Where the message describes a business and a question asks what it needs (which licence, who approves,
         the capital, the foreign share, how long), the licence assessment answers it."""
-        from bot.assess import assess
+        from bot.assess import asks_authority, assess
         from bot.facts import from_text
 
         facts = from_text(text)
-        if facts.activities or facts.capital_wan is not None:
+        if facts.activities or facts.capital_wan is not None or (facts.foreign and asks_authority(text)):
             a = assess(self.kb, facts)
             return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
         return [self._assessed_follow_up(q) for q in queries]

@@ -182,3 +182,9 @@ def test_a_card_saying_the_question_is_open_leads_over_the_assessment_s_verdict(
     """"只卖自家茶叶的小程序要不要ICP证？" has no verifiable answer: the card that says so leads, not 视情况."""
     ans = bot.ask("我们开了个只卖自家茶叶的微信小程序商城，没有别的商家入驻，这种要不要办ICP证？")
     assert "无法确认" in ans.answer.splitlines()[0]
+
+
+def test_a_foreign_invested_company_applies_to_miit_whatever_its_scope(bot):
+    ans = bot.ask("外资企业在上海只做上海本地的增值电信业务，许可证也是向上海市通信管理局申请吗？")
+    first = ans.answer.splitlines()[0]
+    assert "工信部" in first and "市场主体登记" in first and "[1]" in first
