@@ -163,10 +163,12 @@ class CardIndex:
 
     @staticmethod
     def _other_kind(card: Card, query: Any) -> bool:
-        """A question asking only what follows ("忘了报年报会有什么后果？") is not answered by a card that states no
-        consequence (the reporting deadline), however many of its words the card shares."""
+        """A question asking only what follows ("忘了报年报会有什么后果？") or only a price is not answered by a card
+        that states no consequence (the reporting deadline) or no fee, however many of its words the card shares."""
         from bot.query import asks_what_follows, kind_pattern
 
+        if query.kinds == ("price",):  # "要向国家交钱吗？": a card that names no fee does not answer it
+            return not kind_pattern("price").search(card.answer)
         return (query.kinds == ("consequence",) and asks_what_follows(query.text)
                 and not kind_pattern("consequence").search(card.answer))
 

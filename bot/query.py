@@ -132,6 +132,10 @@ def _contrasts() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
     return [(re.compile(a), re.compile(b)) for a, b in _table()["conditions"]["contrasts"]]
 
 
+def _compares(text: str) -> bool:
+    return bool(re.search(_table()["conditions"]["compares"], text))
+
+
 def contrary(text: str, query: Query) -> bool:
     """Whether a text speaks only to the other side of a condition the question states, or to one side of a
     contrast the question asks about (bot/data/query.toml [contrasts])."""
@@ -140,7 +144,9 @@ def contrary(text: str, query: Query) -> bool:
         # A follow-up that names a side ("那以后扩展到全国呢？" after "只做广东") replaces the side of its context.
         where = own if a.search(own) or b.search(own) else asked
         qa, qb, ta, tb = bool(a.search(where)), bool(b.search(where)), bool(a.search(said)), bool(b.search(said))
-        if qa and qb and (ta != tb):
+        # both sides named: a comparison ("经营性和非经营性怎么区分") wants both; a move from one to the other
+        # ("只有省内SP证，能给全国客户发吗") is answered by the side it moves to
+        if qa and qb and (ta != tb) and _compares(where):
             return True
         if qa != qb and (ta or tb) and ta != qa and not (ta and tb):
             return True

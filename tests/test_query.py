@@ -136,3 +136,13 @@ def test_what_follows_is_told_from_how_to_handle():
 
     assert asks_what_follows("我们去年第一季度忘了报增值电信年报，现在会有什么后果？")
     assert not asks_what_follows("业务做不下去了打算停掉，手里的增值电信证该怎么处理？")
+
+
+def test_a_move_from_one_side_to_the_other_is_not_a_comparison():
+    """"只有省内SP证，能给全国客户发吗" names both sides but asks about the one it moves to; "经营性和非经营性有什么区别"
+    compares them and wants a text naming both."""
+    from bot.query import contrary
+
+    national_only = "跨省或全国使用的106码号，一般还需持有《跨地区增值电信业务经营许可证》。"
+    assert not contrary(national_only, Query("我们只有广东省内的SP证，可以申请1066码号给全国客户发短信吗？"))
+    assert contrary("经营性互联网信息服务须取得ICP证。", Query("经营性和非经营性网站有什么区别？"))
