@@ -139,8 +139,8 @@ def test_what_follows_is_told_from_how_to_handle():
 
 
 def test_a_move_from_one_side_to_the_other_is_not_a_comparison():
-    """"只有省内SP证，能给全国客户发吗" names both sides but asks about the one it moves to; "经营性和非经营性有什么区别"
-    compares them and wants a text naming both."""
+    """"只有省内SP证，能给全国客户发吗" names both sides but asks about the one it moves to;
+    "经营性和非经营性有什么区别" compares them and wants a text naming both."""
     from bot.query import contrary
 
     national_only = "跨省或全国使用的106码号，一般还需持有《跨地区增值电信业务经营许可证》。"
