@@ -97,7 +97,7 @@ class Assessment:
         `citations`; None when the question asks something else. The question's own words decide; an elliptical
         one ("不够的话要增到多少？") is read with the question before it."""
         if not self.items:  # no business named: the capital minimum, or a foreign investor's authority, when asked
-            if self.facts.foreign and self.authority and asks_authority(q.text):
+            if (self.facts.foreign or self.facts.scope) and self.authority and asks_authority(q.text):
                 return self.authority, []
             rx = rules()["questions"]["capital"]
             asks = re.search(rx, q.text, re.I) or (
@@ -360,9 +360,9 @@ def assess(kb: Any, f: BusinessFacts) -> Assessment:
     if not items and (f.capital_wan is not None or f.scope):
         # "注册资本50万够不够？", "那跨省经营的呢？": the minimum holds for every value-added licence
         a.capital = _capital(f, cites)
-    if not items and f.foreign:
+    if not items and (f.foreign or f.scope):
         # "外资企业只做上海本地，也向上海市通信管理局申请吗？": a foreign-invested company applies to 工信部 whatever
-        # its service
+        # its service; "客户在江苏、浙江、上海…找省管局还是工信部？": the scope decides
         a.authority = _authority(f, cites)
     if a.licences:
         a.authority = _authority(f, cites)

@@ -156,7 +156,8 @@ class Bot:
         from bot.facts import from_text
 
         facts = from_text(text)
-        if facts.activities or facts.capital_wan is not None or (facts.foreign and asks_authority(text)):
+        who = (facts.foreign or facts.scope) and asks_authority(text)  # "找省管局还是工信部？" for a described business
+        if facts.activities or facts.capital_wan is not None or who:
             a = assess(self.kb, facts)
             return [(found, a.citations) if (found := a.answer_for(q)) else None for q in queries]
         return [self._assessed_follow_up(q) for q in queries]

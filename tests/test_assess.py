@@ -188,3 +188,8 @@ def test_a_foreign_invested_company_applies_to_miit_whatever_its_scope(bot):
     ans = bot.ask("外资企业在上海只做上海本地的增值电信业务，许可证也是向上海市通信管理局申请吗？")
     first = ans.answer.splitlines()[0]
     assert "工信部" in first and "市场主体登记" in first and "[1]" in first
+
+
+def test_a_business_spanning_provinces_asking_who_approves_is_told_miit(bot):
+    ans = bot.ask("我们是做SaaS的，客户分布在江苏、浙江、上海好几个省市，增值电信证是找省管局还是直接找工信部办？")
+    assert "工信部" in ans.answer.splitlines()[0] and "跨地区" in ans.answer.splitlines()[0]
