@@ -180,7 +180,8 @@ class Assessment:
 
 def asks_authority(text: str) -> bool:
     """Whether a question asks who approves ("向上海市通信管理局申请吗？"), not for the pilot's approval (批复)."""
-    return bool(re.search(rules()["questions"]["authority"], text)) and "批复" not in text
+    return bool(re.search(rules()["questions"]["authority"], text)) and not re.search(
+        rules()["authority"]["not_asked"], text)
 
 
 def _marks(item: Item) -> str:

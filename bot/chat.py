@@ -247,6 +247,11 @@ def _replay(text: str) -> Iterator[Event]:
         yield {"type": "delta", "text": piece}
 
 
+@vocab.derived
+def _open_question() -> re.Pattern[str]:
+    return re.compile(vocab.table("filters")["open_question"])
+
+
 def _open(answer: str) -> bool:
     """Whether a card's answer says the question cannot be settled from what is known."""
-    return bool(re.search(vocab.table("filters")["open_question"], answer))
+    return bool(_open_question().search(answer))

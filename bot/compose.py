@@ -380,10 +380,14 @@ def _naming() -> re.Pattern[str]:
     return re.compile(vocab.table("filters")["naming"])
 
 
+@vocab.derived
+def _naming_kinds() -> frozenset[str]:
+    return frozenset(vocab.table("filters")["naming_kinds"])
+
+
 def _filler(c: Candidate, r: Retrieval) -> bool:
     """A sentence naming a licence, under a question that does not ask for names or codes."""
-    wanted = set(vocab.table("filters")["naming_kinds"])
-    return bool(_naming().search(c.text)) and not wanted & set(r.query.kinds)
+    return bool(_naming().search(c.text)) and not _naming_kinds() & set(r.query.kinds)
 
 
 @vocab.derived

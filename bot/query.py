@@ -53,7 +53,7 @@ class Query:
 
     def cues(self) -> list[re.Pattern[str]]:
         """Patterns a sentence of the asked-for kinds matches."""
-        return [_kind_patterns()[k][1] for k in self.kinds]
+        return [kind_pattern(k) for k in self.kinds]
 
 
 def _table() -> dict[str, Any]:
@@ -97,6 +97,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "duration": re.compile(t["notes"]["duration"]),
         "not_duration": re.compile(t["notes"]["not_duration"]),
         "lapse": re.compile(t["follow_up"]["lapse"]),
+        "what_follows": re.compile(t["kinds_only"]["what_follows"]),
+        "compares": re.compile(t["conditions"]["compares"]),
     }
 
 
@@ -133,7 +135,7 @@ def _contrasts() -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
 
 
 def _compares(text: str) -> bool:
-    return bool(re.search(_table()["conditions"]["compares"], text))
+    return bool(_patterns()["compares"].search(text))
 
 
 def contrary(text: str, query: Query) -> bool:
@@ -350,4 +352,4 @@ def kind_pattern(kind: str) -> re.Pattern[str]:
 
 def asks_what_follows(text: str) -> bool:
     """Whether a question asks what follows (后果, 会怎样, 罚) rather than how to handle something ("证该怎么处理")."""
-    return bool(re.search(_table()["kinds_only"]["what_follows"], for_matching(text)))
+    return bool(_patterns()["what_follows"].search(for_matching(text)))
